@@ -1,0 +1,219 @@
+"""One backup run: snapshot, stream every table, publish the file.
+
+``run_backup`` opens one ``REPEATABLE READ, READ ONLY`` transaction, so
+every table is read at the same point in time while the application keeps
+writing, and streams each table through ``BackupOutput`` into a file that
+appears under its backup name only when complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+
+from taskagent_backup import __version__
+from taskagent_backup.atomic import ensure_private_directory, remove_stale_partials
+from taskagent_backup.db import connect, query_error
+from taskagent_backup.errors import BackupFailed, DatabaseError, RowSecurityError
+from taskagent_backup.fileformat.output import BackupOutput
+from taskagent_backup.naming import backup_file_name
+from taskagent_backup.schema_dump import SchemaDump, dump_schema
+from taskagent_backup.settings import Settings
+from taskagent_backup.snapshot.catalog import Table, discover_tables, read_sequences
+from taskagent_backup.snapshot.export import stream_table
+
+log = structlog.get_logger(__name__)
+
+SNAPSHOT_QUERY = """
+SELECT current_database() AS database, current_setting('server_version') AS server_version,
+       current_setting('server_version_num')::int AS server_version_num,
+       pg_current_snapshot()::text AS snapshot, current_user AS role
+"""
+
+
+@dataclass
+class TableResult:
+    """Rows and checksum of one table in a finished backup."""
+
+    name: str
+    rows: int
+    sha256: str
+
+
+@dataclass
+class BackupResult:
+    """What a successful run wrote."""
+
+    path: Path
+    kind: str
+    started_at: datetime
+    seconds: float
+    bytes: int
+    tables: list[TableResult] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(table.rows for table in self.tables)
+
+
+async def run_backup(settings: Settings, kind: str, label: str | None = None) -> BackupResult:
+    """Back up every selected table into a new file in the backup directory.
+
+    Returns the result of a complete, published file.  Raises
+    ``DatabaseError`` when the database cannot be read and ``BackupFailed``
+    when the file cannot be written; in both cases no file is left under a
+    backup name.  Cancelling the task removes the temporary file too.
+    """
+    started = time.monotonic()
+    started_at = datetime.now(UTC)
+    directory = settings.backup.directory
+    ensure_private_directory(directory)
+    for stale in remove_stale_partials(directory):
+        log.warning("stale_partial_removed", file=str(stale))
+
+    name = backup_file_name(
+        kind, started_at, settings.backup.compression, bool(settings.backup.encrypt_to), label
+    )
+    try:
+        output = BackupOutput(
+            directory / name,
+            settings.backup.compression,
+            settings.backup.compression_level,
+            settings.backup.encrypt_to,
+        )
+    except OSError as error:
+        raise BackupFailed(f"cannot create a file in {directory}: {error.strerror}") from error
+
+    try:
+        tables = await _write_snapshot(settings, output, kind, label, started_at)
+        path = await output.commit()
+    except BaseException as error:
+        await output.abort()
+        if isinstance(error, OSError):
+            raise BackupFailed(
+                f"writing {directory / name} failed: {error.strerror or error}; "
+                "no backup file was left behind"
+            ) from error
+        raise
+
+    return BackupResult(
+        path=path,
+        kind=kind,
+        started_at=started_at,
+        seconds=time.monotonic() - started,
+        bytes=path.stat().st_size,
+        tables=tables,
+    )
+
+
+async def _write_snapshot(
+    settings: Settings, output: BackupOutput, kind: str, label: str | None, started_at: datetime
+) -> list[TableResult]:
+    database = settings.database
+    target = database.target()
+    async with connect(target, pgbouncer=database.pgbouncer_transaction_mode) as connection:
+        transaction = connection.transaction(isolation="repeatable_read", readonly=True)
+        await transaction.start()
+        try:
+            facts = dict(await connection.fetchrow(SNAPSHOT_QUERY))
+            tables = await discover_tables(
+                connection, database.schemas, database.include_tables, database.exclude_tables
+            )
+            schema_task = await _start_schema_dump(settings, connection, facts)
+            header = _header(kind, label, started_at, facts, database.schemas)
+            await output.call(output.document.write_header, header)
+
+            results = [await _write_table(connection, output, table) for table in tables]
+
+            sequences = await read_sequences(connection, database.schemas)
+            schema = await schema_task if schema_task else None
+            trailer = _trailer(results, sequences, schema)
+            await output.call(output.document.write_trailer, trailer)
+        finally:
+            await transaction.rollback()
+    return results
+
+
+async def _start_schema_dump(
+    settings: Settings, connection: Any, facts: dict[str, Any]
+) -> asyncio.Task[SchemaDump] | None:
+    if not settings.backup.embed_schema:
+        return None
+    snapshot_id = await connection.fetchval("SELECT pg_export_snapshot()")
+    return asyncio.create_task(
+        dump_schema(
+            settings.database.target(), settings.database.schemas,
+            facts["server_version_num"], snapshot_id,
+        )
+    )
+
+
+async def _write_table(connection: Any, output: BackupOutput, table: Table) -> TableResult:
+    started = time.monotonic()
+    await output.call(output.document.begin_table, table.schema, table.name, table.describe())
+    try:
+        await stream_table(connection, table, output.write_rows)
+    except asyncpg.InsufficientPrivilegeError as error:
+        if "row-level security" in str(error):
+            raise RowSecurityError(
+                f"table {table.qualified_name}: the backup role would see only some rows "
+                "because of row-level security; connect as the table owner or a role "
+                "with BYPASSRLS (ALTER ROLE name BYPASSRLS)"
+            ) from error
+        raise query_error(f"reading table {table.qualified_name}", error) from error
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise query_error(f"reading table {table.qualified_name}", error) from error
+    except OSError as error:
+        if isinstance(error, ConnectionError):
+            raise DatabaseError(
+                f"reading table {table.qualified_name} failed: connection lost ({error})"
+            ) from error
+        raise
+    await output.flush_rows()
+    rows, digest = await output.call(output.document.end_table)
+    log.info(
+        "table_written", table=table.qualified_name, rows=rows,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return TableResult(name=table.qualified_name, rows=rows, sha256=digest)
+
+
+def _header(
+    kind: str, label: str | None, started_at: datetime, facts: dict[str, Any], schemas: list[str]
+) -> dict[str, Any]:
+    return {
+        "created_at": started_at.isoformat().replace("+00:00", "Z"),
+        "kind": kind,
+        "label": label,
+        "tool": f"taskagent-backup {__version__}",
+        "database": facts["database"],
+        "server_version": facts["server_version"],
+        "role": facts["role"],
+        "snapshot": facts["snapshot"],
+        "isolation": "repeatable read, read only",
+        "schemas": schemas,
+        "value_encoding": "postgresql-text",
+        "session": {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres"},
+    }
+
+
+def _trailer(
+    results: list[TableResult], sequences: list[dict[str, Any]], schema: SchemaDump | None
+) -> dict[str, Any]:
+    return {
+        "manifest": {result.name: {"rows": result.rows, "sha256": result.sha256}
+                     for result in results},
+        "tables": len(results),
+        "rows": sum(result.rows for result in results),
+        "sequences": sequences,
+        "schema": schema.describe() if schema else {"embedded": False, "reason": "disabled"},
+        "completed_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "complete": True,
+    }

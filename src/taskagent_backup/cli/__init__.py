@@ -1,0 +1,1 @@
+"""The ``taskagent-backup`` operator commands, one module per subcommand."""

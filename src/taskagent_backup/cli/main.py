@@ -1,0 +1,60 @@
+"""Entry point of ``taskagent-backup``: dispatch to one subcommand module.
+
+Each module in ``COMMAND_MODULES`` provides ``register(subparsers)``, which
+adds its subparser and sets ``handler`` to a function taking the parsed
+arguments and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from taskagent_backup.errors import BackupToolError
+from taskagent_backup.i18n import _
+
+COMMAND_MODULES = (
+    "taskagent_backup.cli.run_command",
+    "taskagent_backup.cli.demo_command",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser with every subcommand registered."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, default=argparse.SUPPRESS,
+        help=_("path of the TOML configuration (default: /etc/taskagent-backup/config.toml)"),
+    )
+    parser = argparse.ArgumentParser(
+        prog="taskagent-backup",
+        description=_("List, verify and restore TaskAgent database backups."),
+        parents=[common],
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand and return its exit code."""
+    os.umask(0o077)
+    arguments = build_parser().parse_args(argv)
+    if not hasattr(arguments, "config"):
+        arguments.config = None
+    try:
+        return int(arguments.handler(arguments))
+    except BackupToolError as error:
+        print(f"taskagent-backup: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(_("taskagent-backup: interrupted"), file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""``taskagent-backup run``: take one backup now (e.g. before a migration)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from taskagent_backup.i18n import _
+from taskagent_backup.logging_setup import configure_logging
+from taskagent_backup.naming import KINDS
+from taskagent_backup.run_once import run_once
+from taskagent_backup.settings import load_settings
+from taskagent_backup.summary import print_backup_summary
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run", parents=[common], help=_("take one backup now"),
+        description=_("Take one backup now and print where it was written."),
+    )
+    parser.add_argument(
+        "--kind", choices=KINDS, default="manual", help=_("kind of backup (default: manual)")
+    )
+    parser.add_argument(
+        "--label", default=None,
+        help=_("short name stored with the backup, e.g. the migration's name"),
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    """Take the backup; errors propagate as ``BackupToolError``."""
+    settings = load_settings(arguments.config)
+    configure_logging(settings.logging.level)
+    result = asyncio.run(run_once(settings, arguments.kind, arguments.label))
+    print_backup_summary(result)
+    return 0

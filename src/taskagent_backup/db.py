@@ -1,0 +1,109 @@
+"""Connections to PostgreSQL and the translation of driver errors.
+
+Connections are made through a SQLAlchemy ``AsyncEngine`` on asyncpg; the
+backup and restore code then works on the asyncpg connection underneath,
+because ``COPY`` streaming is only available there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from taskagent_backup.dsn import ConnectionTarget
+from taskagent_backup.errors import DatabaseError
+
+# Fixed session settings make PostgreSQL's text output of every value the
+# same whatever the server's or client's defaults: timestamps in UTC, ISO
+# dates, shortest exact floats and hex bytea.  row_security = off turns a
+# silently filtered read into an error, as pg_dump does.
+SESSION_SETTINGS = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
+    "row_security": "off",
+    "client_encoding": "UTF8",
+}
+
+
+def create_engine(target: ConnectionTarget, *, pgbouncer: bool = False) -> AsyncEngine:
+    """Return an engine that opens asyncpg connections to ``target``.
+
+    With ``pgbouncer`` set, prepared statements are not cached, because a
+    pgbouncer in transaction mode may run each statement on another server
+    connection.
+    """
+    connect_kwargs = target.connect_kwargs()
+    connect_kwargs["server_settings"] = {**connect_kwargs["server_settings"], **SESSION_SETTINGS}
+    if pgbouncer:
+        connect_kwargs["statement_cache_size"] = 0
+
+    async def creator() -> asyncpg.Connection:
+        return await asyncpg.connect(**connect_kwargs)
+
+    engine_options: dict[str, Any] = {"poolclass": NullPool, "async_creator": creator}
+    if pgbouncer:
+        engine_options["connect_args"] = {
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__taskagent_{uuid.uuid4().hex}__",
+        }
+    return create_async_engine("postgresql+asyncpg://", **engine_options)
+
+
+@contextlib.asynccontextmanager
+async def connect(target: ConnectionTarget, *, pgbouncer: bool = False) -> AsyncIterator[Any]:
+    """Yield an asyncpg connection to ``target`` with the fixed session settings.
+
+    Raises ``DatabaseError`` naming the server (never the password) when
+    the connection cannot be made.
+    """
+    engine = create_engine(target, pgbouncer=pgbouncer)
+    try:
+        try:
+            connection = await engine.connect()
+        except Exception as error:
+            raise connection_error(target, error) from error
+        try:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+    finally:
+        await engine.dispose()
+
+
+def connection_error(target: ConnectionTarget, error: BaseException) -> DatabaseError:
+    """Translate a failure to connect into a ``DatabaseError`` for the operator."""
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, (asyncio.TimeoutError, TimeoutError)):
+        reason = "the connection timed out"
+    else:
+        reason = str(cause).strip() or type(cause).__name__
+    if target.password:
+        reason = reason.replace(target.password, "***")
+    return DatabaseError(
+        f"cannot connect to {target.display()}: {reason}; check that the server is "
+        "running, the DSN in [database] and the password"
+    )
+
+
+def query_error(what: str, error: BaseException) -> DatabaseError:
+    """Translate a failed statement into a ``DatabaseError`` naming ``what``."""
+    detail = getattr(error, "detail", None)
+    hint = getattr(error, "hint", None)
+    message = f"{what} failed: {error}"
+    if detail:
+        message += f" ({detail})"
+    if hint:
+        message += f"; hint: {hint}"
+    return DatabaseError(message)

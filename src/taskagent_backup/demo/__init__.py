@@ -1,0 +1,1 @@
+"""A built-in demo database: the TaskAgent schema filled with sample data."""

@@ -1,0 +1,86 @@
+"""Exceptions raised by taskagent-backup.
+
+Every error the tool reports to a person derives from ``BackupToolError`` and
+carries the process exit code that the command-line entry points use::
+
+    BackupToolError                 exit 1
+    ├── ConfigError                 exit 78 (EX_CONFIG): invalid settings
+    ├── DatabaseError               exit 69 (EX_UNAVAILABLE): connect or query failed
+    │   └── RowSecurityError        the role would see rows filtered by RLS
+    ├── BackupFailed                exit 1: a backup run did not complete
+    │   └── DiskSpaceError          exit 73 (EX_CANTCREAT): not enough free space
+    ├── LockHeldError               exit 75 (EX_TEMPFAIL): another backup is running
+    ├── BackupFileError             exit 65 (EX_DATAERR): a backup file is invalid
+    └── RestoreError                exit 1: a restore was rolled back
+
+asyncpg and SQLAlchemy errors are translated into ``DatabaseError`` at the
+database boundary with ``raise ... from`` so the original stays in tracebacks.
+"""
+
+from __future__ import annotations
+
+EX_CONFIG = 78
+EX_UNAVAILABLE = 69
+EX_DATAERR = 65
+EX_CANTCREAT = 73
+EX_TEMPFAIL = 75
+
+
+class BackupToolError(Exception):
+    """Base class for errors reported to the operator."""
+
+    exit_code = 1
+
+
+class ConfigError(BackupToolError):
+    """The configuration is invalid; ``problems`` lists one message per bad key."""
+
+    exit_code = EX_CONFIG
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f" in {source}" if source else ""
+        super().__init__(f"invalid configuration{where}:\n  " + "\n  ".join(problems))
+
+
+class DatabaseError(BackupToolError):
+    """Connecting to PostgreSQL or running a query failed."""
+
+    exit_code = EX_UNAVAILABLE
+
+
+class RowSecurityError(DatabaseError):
+    """Row-level security would hide rows from the backup role."""
+
+
+class BackupFailed(BackupToolError):
+    """A backup run stopped before its file was complete."""
+
+
+class DiskSpaceError(BackupFailed):
+    """The backup directory has too little free space for a run."""
+
+    exit_code = EX_CANTCREAT
+
+
+class LockHeldError(BackupToolError):
+    """Another process holds the backup lock."""
+
+    exit_code = EX_TEMPFAIL
+
+    def __init__(self, pid: int | None, lock_path: str) -> None:
+        self.pid = pid
+        self.lock_path = lock_path
+        holder = f"pid {pid}" if pid else "unknown pid"
+        super().__init__(f"another backup is running ({holder}); lock file {lock_path}")
+
+
+class BackupFileError(BackupToolError):
+    """A backup file is truncated, edited, of an unknown version or unreadable."""
+
+    exit_code = EX_DATAERR
+
+
+class RestoreError(BackupToolError):
+    """A restore failed and its transaction was rolled back."""

@@ -1,0 +1,32 @@
+"""One backup run with its summary event: used by --run-now and by the scheduler."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+
+from taskagent_backup.backup import BackupResult, run_backup
+from taskagent_backup.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def run_once(settings: Settings, kind: str, label: str | None = None) -> BackupResult:
+    """Take one backup of ``kind`` and log one summary event.
+
+    Raises what ``run_backup`` raises, after logging the failure.
+    """
+    run_id = uuid.uuid4().hex[:12]
+    with structlog.contextvars.bound_contextvars(run_id=run_id, kind=kind):
+        log.info("backup_started", label=label)
+        result = await run_backup(settings, kind, label)
+        log.info(
+            "backup_finished",
+            file=str(result.path),
+            tables=len(result.tables),
+            rows=result.rows,
+            bytes=result.bytes,
+            seconds=round(result.seconds, 3),
+        )
+    return result

@@ -1,0 +1,1 @@
+"""Reading a consistent snapshot of the database: catalog and table streaming."""
