@@ -43,8 +43,11 @@ class ConnectionTarget:
     def display(self) -> str:
         """Return a URL for logs and messages, without the password."""
         user = f"{self.user}@" if self.user else ""
+        database = self.database or ""
+        if self.host.startswith("/"):
+            return f"postgresql://{user}/{database}?host={self.host}&port={self.port}"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"postgresql://{user}{host}:{self.port}/{self.database or ''}"
+        return f"postgresql://{user}{host}:{self.port}/{database}"
 
     def with_password(self, password: str | None) -> ConnectionTarget:
         """Return a copy whose password is ``password``."""
