@@ -9,6 +9,7 @@ appears under its backup name only when complete.
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,13 @@ import structlog
 from taskagent_backup import __version__
 from taskagent_backup.atomic import ensure_private_directory, remove_stale_partials
 from taskagent_backup.db import connect, query_error
-from taskagent_backup.errors import BackupFailed, DatabaseError, RowSecurityError
+from taskagent_backup.diskspace import ensure_free_space
+from taskagent_backup.errors import (
+    BackupFailed,
+    DatabaseError,
+    DiskSpaceError,
+    RowSecurityError,
+)
 from taskagent_backup.fileformat.output import BackupOutput
 from taskagent_backup.naming import backup_file_name
 from taskagent_backup.schema_dump import SchemaDump, dump_schema
@@ -30,6 +37,9 @@ from taskagent_backup.snapshot.catalog import Table, discover_tables, read_seque
 from taskagent_backup.snapshot.export import stream_table
 
 log = structlog.get_logger(__name__)
+
+# EDQUOT: a full quota looks the same to the operator as a full disk.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 SNAPSHOT_QUERY = """
 SELECT current_database() AS database, current_setting('server_version') AS server_version,
@@ -69,7 +79,10 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
     Returns the result of a complete, published file.  Raises
     ``DatabaseError`` when the database cannot be read and ``BackupFailed``
     when the file cannot be written; in both cases no file is left under a
-    backup name.  Cancelling the task removes the temporary file too.
+    backup name.  Raises ``DiskSpaceError`` before starting when the
+    estimated size would eat into ``backup.free_space_reserve_mb``, and
+    when the disk fills while writing.  Cancelling the task removes the
+    temporary file too.
     """
     started = time.monotonic()
     started_at = datetime.now(UTC)
@@ -78,6 +91,7 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
     for stale in remove_stale_partials(directory):
         log.warning("stale_partial_removed", file=str(stale))
 
+    await ensure_free_space(settings, kind)
     name = backup_file_name(
         kind, started_at, settings.backup.compression, bool(settings.backup.encrypt_to), label
     )
@@ -96,6 +110,8 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
         path = await output.commit()
     except BaseException as error:
         await output.abort()
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            raise _disk_full(directory / name, error) from error
         if isinstance(error, OSError):
             raise BackupFailed(
                 f"writing {directory / name} failed: {error.strerror or error}; "
@@ -110,6 +126,14 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
         seconds=time.monotonic() - started,
         bytes=path.stat().st_size,
         tables=tables,
+    )
+
+
+def _disk_full(path: Path, error: OSError) -> DiskSpaceError:
+    log.error("backup_disk_full", file=str(path), error=error.strerror)
+    return DiskSpaceError(
+        f"writing {path} failed: {error.strerror}; the temporary file was removed and "
+        "every existing backup kept; free space or lower the retention settings"
     )
 
 

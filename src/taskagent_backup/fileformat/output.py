@@ -102,6 +102,13 @@ class BackupOutput:
         if self._encryptor is not None:
             self._encryptor.close()
 
+    def _abort_layers(self) -> None:
+        # The encryption thread writes to the file, so it stops before the
+        # temporary file is deleted.
+        if self._encryptor is not None:
+            self._encryptor.abort()
+        self._file.abort()
+
     async def abort(self) -> None:
         """Stop writing and delete the temporary file; never raises."""
         self._buffer.clear()
@@ -110,8 +117,8 @@ class BackupOutput:
         self._in_flight.clear()
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.shield(loop.run_in_executor(self._executor, self._file.abort))
+            await asyncio.shield(loop.run_in_executor(self._executor, self._abort_layers))
         except BaseException:  # noqa: BLE001 - cleanup must not mask the original error
-            self._file.abort()
+            self._abort_layers()
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
