@@ -1,4 +1,4 @@
-"""The catalog: which backups a directory holds and which of them are good.
+"""The catalog: which backups a directory contains and which of them are good.
 
 Every entry comes from the files themselves.  Kind, label and start time
 come from the file name, whose stamp is the backup's recorded UTC start
@@ -58,7 +58,7 @@ COUNTED_STATES = ("good", "encrypted")
 
 @dataclass(frozen=True)
 class BackupEntry:
-    """One backup file as the catalog sees it.
+    """One backup file as read by the catalog.
 
     ``started_at`` is the UTC start recorded in the name.  ``tables`` and
     ``rows`` are ``None`` when the content could not be read.  ``verified``
@@ -216,8 +216,11 @@ def _file_sha256(path: Path) -> str:
 
 def _inspect_encrypted(entry: BackupEntry) -> BackupEntry:
     """Check what can be checked without the private key: the age structure."""
-    with entry.path.open("rb") as stream:
-        head = stream.read(64 * 1024)
+    try:
+        with entry.path.open("rb") as stream:
+            head = stream.read(64 * 1024)
+    except OSError as error:
+        return replace(entry, detail=f"cannot read: {error.strerror}")
     if not head.startswith(AGE_MAGIC):
         return replace(entry, state="foreign", detail="the name ends in .age but the file is not age")
     end_of_header = head.find(b"\n--- ")
@@ -234,7 +237,7 @@ def age_payload_plausible(payload_bytes: int) -> bool:
     """Return whether an age payload of this size can be a complete stream.
 
     A complete payload is the nonce plus at least one chunk, and the last
-    chunk holds 1 to 65536 bytes plus its tag (an empty plaintext, which a
+    chunk carries 1 to 65536 bytes plus its tag (an empty plaintext, which a
     backup never is, is rejected too).  Only some truncations show in the
     size; authenticating the chunks needs the private key.
     """

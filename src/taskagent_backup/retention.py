@@ -4,7 +4,7 @@ The policy (``RetentionSettings``) is applied per kind of backup:
 
 * daily backups older than ``daily_days`` and weekly backups older than
   ``weekly_days`` are deleted.  Age is measured from the newest good backup
-  of the same kind, using the UTC start recorded in the file names, so
+  of the same kind, using the UTC start recorded in the file names.  So
   neither the wall clock nor file mtimes matter, and a clock that jumps
   years forward or back cannot age out more than the policy allows.
 * The age rule never leaves fewer good backups of a kind than one per day
@@ -53,7 +53,7 @@ class Deletion:
 
 @dataclass
 class RetentionResult:
-    """What one application of the policy deleted, kept and could not delete."""
+    """Outcome of one application of the policy: deleted, kept, failed and ignored files."""
 
     deletions: list[Deletion] = field(default_factory=list)
     failed: list[tuple[Deletion, str]] = field(default_factory=list)
@@ -67,7 +67,7 @@ def plan_retention(
 ) -> list[Deletion]:
     """Return the deletions ``policy`` calls for among ``entries``.
 
-    ``keep`` names files that must survive whatever the policy says (the
+    ``keep`` names files that must survive whatever the policy requires (the
     backup a run has just written).  Pure: reads and deletes nothing.
     """
     good = [entry for entry in entries if entry.counts]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import structlog
 
 from taskagent_backup.backup import BackupResult, run_backup
+from taskagent_backup.retention import apply_retention
 from taskagent_backup.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -15,7 +17,9 @@ log = structlog.get_logger(__name__)
 async def run_once(settings: Settings, kind: str, label: str | None = None) -> BackupResult:
     """Take one backup of ``kind`` and log one summary event.
 
-    Raises what ``run_backup`` raises, after logging the failure.
+    After a successful backup, applies the retention policy to the backup
+    directory, sparing the new file.  Raises what ``run_backup`` raises,
+    after logging the failure.
     """
     run_id = uuid.uuid4().hex[:12]
     with structlog.contextvars.bound_contextvars(run_id=run_id, kind=kind):
@@ -28,5 +32,11 @@ async def run_once(settings: Settings, kind: str, label: str | None = None) -> B
             rows=result.rows,
             bytes=result.bytes,
             seconds=round(result.seconds, 3),
+        )
+        # Retention runs only here, after a backup succeeded, and never
+        # deletes the file this run wrote.  The catalog may read whole
+        # files, so it runs off the event loop.
+        await asyncio.to_thread(
+            apply_retention, settings.backup.directory, settings.retention, [result.path.name]
         )
     return result

@@ -19,6 +19,9 @@ from taskagent_backup.i18n import _
 COMMAND_MODULES = (
     "taskagent_backup.cli.run_command",
     "taskagent_backup.cli.demo_command",
+    "taskagent_backup.cli.list_command",
+    "taskagent_backup.cli.status_command",
+    "taskagent_backup.cli.prune_command",
 )
 
 

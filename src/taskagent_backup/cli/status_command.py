@@ -1,0 +1,240 @@
+"""``taskagent-backup status``: newest good backups, next runs, daemon state.
+
+With ``--max-age`` the exit code is for monitoring (cron, Nagios, a
+healthcheck): 0 when the newest good backup is at most that old,
+``EXIT_STALE`` (1) when it is older or there is no good backup at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from apscheduler.triggers.cron import CronTrigger
+
+from taskagent_backup.catalog import BackupEntry, newest_good, scan_directory
+from taskagent_backup.cli.list_command import format_local_time
+from taskagent_backup.i18n import _
+from taskagent_backup.lock import lock_path
+from taskagent_backup.naming import KINDS
+from taskagent_backup.settings import Settings, load_settings
+
+EXIT_STALE = 1
+DURATION_PATTERN = re.compile(r"(\d+)([smhdw])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+DAEMON_COMMAND_MARKERS = (b"taskagent-backupd", b"taskagent_backup.daemon_main")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``26h``, ``90m``, ``1d12h``, ``2w`` or plain seconds into a timedelta.
+
+    Raises ``argparse.ArgumentTypeError`` for anything else.
+    """
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    parts = DURATION_PATTERN.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise argparse.ArgumentTypeError(
+            _("invalid duration {text!r}: use e.g. 26h, 90m, 1d12h or seconds").format(text=text)
+        )
+    return timedelta(seconds=sum(int(number) * UNIT_SECONDS[unit] for number, unit in parts))
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``status`` subcommand."""
+    parser = subparsers.add_parser(
+        "status", parents=[common], help=_("show the newest good backups and the next runs"),
+        description=_(
+            "Show the newest good backup of each kind and its age, the next scheduled "
+            "runs and whether the daemon is running.  With --max-age, exit with code 1 "
+            "when the newest good backup is older than that or there is none."
+        ),
+    )
+    parser.add_argument("--json", action="store_true", help=_("print one JSON document"))
+    parser.add_argument(
+        "--max-age", type=parse_duration, default=None, metavar="DURATION",
+        help=_("maximum age of the newest good backup, e.g. 26h; older means exit code 1"),
+    )
+    parser.add_argument(
+        "--kind", choices=KINDS, action="append", default=None,
+        help=_("consider only this kind for --max-age (repeatable; default: every kind)"),
+    )
+    parser.set_defaults(handler=handle)
+
+
+@dataclass(frozen=True)
+class DaemonState:
+    """Whether the daemon process runs and whether a backup holds the lock now."""
+
+    running: bool
+    pid: int | None
+    backup_in_progress: bool
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    """Print the status and return 0, or ``EXIT_STALE`` when ``--max-age`` is exceeded."""
+    settings = load_settings(arguments.config)
+    now = datetime.now(UTC)
+    entries = scan_directory(settings.backup.directory)
+    newest = {kind: newest_good(entries, kind) for kind in KINDS}
+    daemon = daemon_state(settings.backup.directory)
+    freshness = _check_freshness(newest, arguments.kind or list(KINDS), arguments.max_age, now)
+    if arguments.json:
+        document = _status_document(settings, newest, daemon, freshness, now)
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        _print_status(settings, newest, daemon, freshness, now)
+
+    return EXIT_STALE if freshness is not None and not freshness["ok"] else 0
+
+
+def _check_freshness(
+    newest: dict[str, BackupEntry | None], kinds: list[str], max_age: timedelta | None,
+    now: datetime,
+) -> dict[str, Any] | None:
+    if max_age is None:
+        return None
+    candidates = [entry for kind, entry in newest.items() if kind in kinds and entry]
+    latest = max(candidates, key=lambda entry: entry.started_at, default=None)
+    age = now - latest.started_at if latest else None
+    return {
+        "ok": age is not None and age <= max_age,
+        "max_age_seconds": int(max_age.total_seconds()),
+        "newest": latest.name if latest else None,
+        "age_seconds": int(age.total_seconds()) if age is not None else None,
+        "kinds": kinds,
+    }
+
+
+def next_runs(settings: Settings, now: datetime) -> dict[str, datetime | None]:
+    """Return the next scheduled start of the daily and weekly backups after ``now``."""
+    zone = settings.schedule.zone()
+    runs = {}
+    for kind, expression in (("daily", settings.schedule.daily),
+                             ("weekly", settings.schedule.weekly)):
+        trigger = CronTrigger.from_crontab(expression, timezone=zone)
+        runs[kind] = trigger.get_next_fire_time(None, now.astimezone(zone))
+
+    return runs
+
+
+def daemon_state(directory: Path) -> DaemonState:
+    """Find the daemon process and tell whether the backup lock is held.
+
+    The lock is inspected through ``/proc/locks``, never taken, so asking
+    for the status cannot make a starting backup fail with "lock held".
+    """
+    pid = _find_daemon_pid()
+    return DaemonState(running=pid is not None, pid=pid,
+                       backup_in_progress=_lock_is_held(lock_path(directory)))
+
+
+def _find_daemon_pid() -> int | None:
+    # NOTE: finds only daemons whose processes this user can see in /proc.
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
+                arguments = stream.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--run-now" in arguments:
+            continue
+        if any(marker in argument for argument in arguments[:3]
+               for marker in DAEMON_COMMAND_MARKERS):
+            return int(entry.name)
+    return None
+
+
+def _lock_is_held(path: Path) -> bool:
+    try:
+        status = path.stat()
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    # /proc/locks names the file as MAJOR:MINOR:INODE, the numbers in hex, hex, decimal.
+    wanted = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    return any(wanted in line.split() for line in locks.splitlines())
+
+
+def _age_text(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    if seconds < 0:
+        return _("in the future: check the system clock")
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return _("{days}d {hours}h {minutes}m").format(days=days, hours=hours, minutes=rest // 60)
+
+
+def _status_document(
+    settings: Settings, newest: dict[str, BackupEntry | None], daemon: DaemonState,
+    freshness: dict[str, Any] | None, now: datetime,
+) -> dict[str, Any]:
+    backups = {
+        kind: None if entry is None else {
+            **entry.to_json(), "age_seconds": int((now - entry.started_at).total_seconds()),
+        }
+        for kind, entry in newest.items()
+    }
+    runs = {kind: moment.isoformat() if moment else None
+            for kind, moment in next_runs(settings, now).items()}
+    return {
+        "directory": str(settings.backup.directory),
+        "now": now.isoformat().replace("+00:00", "Z"),
+        "newest_good": backups,
+        "next_runs": runs,
+        "daemon": {"running": daemon.running, "pid": daemon.pid,
+                   "backup_in_progress": daemon.backup_in_progress},
+        "max_age": freshness,
+    }
+
+
+def _print_status(
+    settings: Settings, newest: dict[str, BackupEntry | None], daemon: DaemonState,
+    freshness: dict[str, Any] | None, now: datetime,
+) -> None:
+    zone = settings.schedule.zone()
+    print(_("newest good backups in {directory}:").format(directory=settings.backup.directory))
+    for kind, entry in newest.items():
+        if entry is None:
+            print(_("  {kind:<14} none").format(kind=kind))
+            continue
+        print(_("  {kind:<14} {time}  age {age}  {file}").format(
+            kind=kind, time=format_local_time(entry.started_at, zone),
+            age=_age_text(now - entry.started_at), file=entry.name))
+    print(_("next runs:"))
+    for kind, moment in next_runs(settings, now).items():
+        shown = format_local_time(moment, zone) if moment else _("never")
+        print(_("  {kind:<14} {time}").format(kind=kind, time=shown))
+    _print_daemon(daemon)
+    if freshness is not None:
+        _print_freshness(freshness)
+
+
+def _print_daemon(daemon: DaemonState) -> None:
+    if daemon.running:
+        print(_("daemon: running (pid {pid})").format(pid=daemon.pid))
+    else:
+        print(_("daemon: not running"))
+    if daemon.backup_in_progress:
+        print(_("a backup is running now"))
+
+
+def _print_freshness(freshness: dict[str, Any]) -> None:
+    limit = timedelta(seconds=freshness["max_age_seconds"])
+    if freshness["newest"] is None:
+        print(_("CRITICAL: no good backup at all"))
+    elif not freshness["ok"]:
+        print(_("CRITICAL: the newest good backup {file} is {age} old, more than {limit}").format(
+            file=freshness["newest"], age=_age_text(timedelta(seconds=freshness["age_seconds"])),
+            limit=limit))
+    else:
+        print(_("OK: the newest good backup is at most {limit} old").format(limit=limit))
