@@ -9,6 +9,7 @@ appears under its backup name only when complete.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import time
 from dataclasses import dataclass, field
@@ -21,11 +22,10 @@ import structlog
 
 from taskagent_backup import __version__
 from taskagent_backup.atomic import ensure_private_directory, remove_stale_partials
-from taskagent_backup.db import connect, query_error
+from taskagent_backup.db import DRIVER_ERRORS, connect, query_error
 from taskagent_backup.diskspace import ensure_free_space
 from taskagent_backup.errors import (
     BackupFailed,
-    DatabaseError,
     DiskSpaceError,
     RowSecurityError,
 )
@@ -144,12 +144,14 @@ async def _write_snapshot(
     target = database.target()
     async with connect(target, pgbouncer=database.pgbouncer_transaction_mode) as connection:
         transaction = connection.transaction(isolation="repeatable_read", readonly=True)
-        await transaction.start()
+        schema_task: asyncio.Task[SchemaDump] | None = None
         try:
+            await transaction.start()
             facts = dict(await connection.fetchrow(SNAPSHOT_QUERY))
             tables = await discover_tables(
                 connection, database.schemas, database.include_tables, database.exclude_tables
             )
+            _check_schemas_exist(database.schemas, tables)
             schema_task = await _start_schema_dump(settings, connection, facts)
             header = _header(kind, label, started_at, facts, database.schemas)
             await output.call(output.document.write_header, header)
@@ -160,9 +162,21 @@ async def _write_snapshot(
             schema = await schema_task if schema_task else None
             trailer = _trailer(results, sequences, schema)
             await output.call(output.document.write_trailer, trailer)
+        except DRIVER_ERRORS as error:
+            raise query_error(f"reading from {target.display()}", error) from error
         finally:
-            await transaction.rollback()
+            if schema_task is not None and not schema_task.done():
+                schema_task.cancel()
+            with contextlib.suppress(*DRIVER_ERRORS, OSError):
+                await transaction.rollback()
     return results
+
+
+def _check_schemas_exist(schemas: list[str], tables: list[Table]) -> None:
+    found = {table.schema for table in tables}
+    missing = [schema for schema in schemas if schema not in found]
+    if missing:
+        log.warning("schema_without_tables", schemas=missing)
 
 
 async def _start_schema_dump(
@@ -192,14 +206,8 @@ async def _write_table(connection: Any, output: BackupOutput, table: Table) -> T
                 "with BYPASSRLS (ALTER ROLE name BYPASSRLS)"
             ) from error
         raise query_error(f"reading table {table.qualified_name}", error) from error
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+    except DRIVER_ERRORS as error:
         raise query_error(f"reading table {table.qualified_name}", error) from error
-    except OSError as error:
-        if isinstance(error, ConnectionError):
-            raise DatabaseError(
-                f"reading table {table.qualified_name} failed: connection lost ({error})"
-            ) from error
-        raise
     await output.flush_rows()
     rows, digest = await output.call(output.document.end_table)
     log.info(

@@ -24,6 +24,16 @@ from taskagent_backup.errors import DatabaseError
 # same whatever the server's or client's defaults: timestamps in UTC, ISO
 # dates, shortest exact floats and hex bytea.  row_security = off turns a
 # silently filtered read into an error, as pg_dump does.
+# Errors asyncpg raises when a statement fails or the connection breaks.
+# InternalClientError is not an InterfaceError: asyncpg raises it when the
+# server ends the session while a protocol operation is starting.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+)
+
 SESSION_SETTINGS = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, YMD",

@@ -216,3 +216,33 @@ async def test_backup_embeds_schema_from_pg_dump(taskagent_dsn: str, tmp_path: P
     assert schema["embedded"] is True
     assert "CREATE TABLE public.tasks" in schema["sql"]
     assert "CREATE POLICY" in schema["sql"]
+
+
+async def test_backup_connection_killed_midway_leaves_no_file(
+    taskagent_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original_stream = backup_module.stream_table
+    calls = 0
+
+    async def stream_then_terminate(connection: Any, table: Any, on_chunk: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            killer = await connect_to(taskagent_dsn)
+            try:
+                await killer.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'taskagent-backup' AND pid <> pg_backend_pid()"
+                )
+            finally:
+                await killer.close()
+        await original_stream(connection, table, on_chunk)
+
+    monkeypatch.setattr(backup_module, "stream_table", stream_then_terminate)
+    settings = make_settings(taskagent_dsn, tmp_path)
+
+    with pytest.raises(DatabaseError, match="failed"):
+        await run_backup(settings, "manual")
+
+    assert [p.name for p in tmp_path.iterdir() if parse_backup_file_name(p.name)] == []
+    assert list(tmp_path.glob(".*.partial")) == []

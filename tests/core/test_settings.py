@@ -116,5 +116,5 @@ def test_password_credential_without_directory_fails(
 def test_password_file_missing_fails(tmp_path: Path) -> None:
     path = write_config(tmp_path, f'[database]\npassword_file = "{tmp_path}/nope"\n')
 
-    with pytest.raises(ConfigError, match="database.password_file: cannot read"):
+    with pytest.raises(ConfigError, match=r"database\.password_file: cannot read"):
         load_settings(path)
