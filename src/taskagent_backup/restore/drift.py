@@ -1,0 +1,104 @@
+"""Map a backup's columns onto the target table's columns by name.
+
+A backup taken before a migration restores into the migrated schema when
+every column it still has keeps a compatible type: columns the target added
+get their defaults, columns the target dropped are reported, and stored
+generated columns are left for PostgreSQL to compute.  Incompatible types
+make the whole restore fail with one line per column and table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskagent_backup.restore.plan import TargetTable
+
+TYPE_MODIFIER = re.compile(r"\(\d+(?:,\d+)?\)")
+TEXT_TYPES = frozenset({"text", "character varying", "character"})
+# Widenings whose text input always reads the narrower type's text form.
+WIDER_TYPES = {
+    "smallint": {"integer", "bigint", "numeric"},
+    "integer": {"bigint", "numeric"},
+    "bigint": {"numeric"},
+    "real": {"double precision"},
+    "json": {"jsonb"},
+    "timestamp without time zone": {"timestamp with time zone"},
+}
+
+
+@dataclass
+class ColumnMapping:
+    """Which value of a backup row goes into which target column."""
+
+    table: TargetTable
+    positions: list[int] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def overriding_system_value(self) -> bool:
+        """Tell whether an ``identity ALWAYS`` column receives backup values."""
+        return any(
+            column.identity == "always" and column.name in self.columns
+            for column in self.table.table.columns
+        )
+
+
+def strip_modifier(type_name: str) -> str:
+    """Return ``type_name`` without its length, precision or scale."""
+    return TYPE_MODIFIER.sub("", type_name)
+
+
+def is_compatible(backup_type: str | None, target_type: str) -> bool:
+    """Tell whether values of ``backup_type`` in text form load into ``target_type``.
+
+    ``None`` (old backups carry no types) is accepted; values are then
+    checked by the type's input function as they load.
+    """
+    if backup_type is None or backup_type == target_type:
+        return True
+    old, new = strip_modifier(backup_type), strip_modifier(target_type)
+    if old == new or new in TEXT_TYPES:
+        return True
+    return new in WIDER_TYPES.get(old, set())
+
+
+def map_columns(description: dict[str, Any], target: TargetTable) -> ColumnMapping:
+    """Match the backup ``description``'s columns to ``target``'s by name."""
+    mapping = ColumnMapping(table=target)
+    target_columns = {column.name: column for column in target.table.columns}
+    for position, column in enumerate(description.get("columns", [])):
+        name = column["name"]
+        current = target_columns.get(name)
+        if current is None:
+            mapping.dropped.append(name)
+        elif current.generated:
+            continue
+        elif not is_compatible(column.get("type"), current.type):
+            mapping.problems.append(
+                f"{target.qualified_name}.{name}: backup has {column['type']}, "
+                f"database has {current.type}"
+            )
+        else:
+            mapping.positions.append(position)
+            mapping.columns.append(name)
+    _check_added_columns(mapping, target_columns)
+    return mapping
+
+
+def _check_added_columns(mapping: ColumnMapping, target_columns: dict[str, Any]) -> None:
+    restored = set(mapping.columns)
+    for name, column in target_columns.items():
+        if name in restored or column.generated:
+            continue
+        if column.not_null and name not in mapping.table.columns_with_default and not column.identity:
+            mapping.problems.append(
+                f"{mapping.table.qualified_name}.{name}: column is NOT NULL without a default "
+                "and the backup has no values for it"
+            )
+        else:
+            mapping.defaulted.append(name)

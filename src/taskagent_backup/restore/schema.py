@@ -1,0 +1,110 @@
+"""Apply the ``pg_dump --schema-only`` output embedded in a backup.
+
+The SQL runs inside the restore's transaction, so a failure leaves the
+target database as it was.  Three adjustments make pg_dump's plain output
+run outside psql:
+
+* pg_dump 15.14, 16.10, 17.6 and newer write the psql meta-commands
+  ``\\restrict KEY`` and ``\\unrestrict KEY`` around the script; they only
+  guard psql against injected meta-commands and are removed.
+* ``CREATE SCHEMA public`` fails in a new database, which already has it,
+  so schemas are created with ``IF NOT EXISTS``.
+* The script empties ``search_path`` for the session; the restore puts the
+  previous value back afterwards.
+
+Roles named by row-level security policies are cluster-wide and are not in
+the dump.  They are not created here, because a role is a security decision:
+a missing one makes the restore fail with the ``CREATE ROLE`` to run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+
+from taskagent_backup.errors import RestoreError
+
+PSQL_RESTRICT_LINE = re.compile(r"^\\(?:un)?restrict\s+\S+\s*$", re.MULTILINE)
+META_COMMAND_LINE = re.compile(r"^\\\S+", re.MULTILINE)
+CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?!IF NOT EXISTS)", re.MULTILINE)
+POLICY_ROLES = re.compile(r"^CREATE POLICY .*? TO (.+?)(?:\s+USING\b|\s+WITH CHECK\b|;)",
+                          re.MULTILINE | re.DOTALL)
+ROLE_KEYWORDS = frozenset({"public", "current_user", "session_user", "current_role"})
+
+TABLES_IN_SCHEMAS_QUERY = """
+SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[])
+"""
+
+
+def prepare_schema_sql(sql: str) -> str:
+    """Return pg_dump's script adjusted as the module docstring describes.
+
+    Raises ``RestoreError`` when another psql meta-command remains.
+    """
+    script = PSQL_RESTRICT_LINE.sub("", sql)
+    other = META_COMMAND_LINE.search(script)
+    if other:
+        raise RestoreError(
+            f"the embedded schema contains the psql command {other.group(0)!r}, which "
+            "cannot run here; apply the schema with psql, then restore without --create-schema"
+        )
+    return CREATE_SCHEMA.sub("CREATE SCHEMA IF NOT EXISTS ", script)
+
+
+def policy_roles(sql: str) -> set[str]:
+    """Return the role names that the script's CREATE POLICY statements grant to."""
+    roles: set[str] = set()
+    for match in POLICY_ROLES.finditer(sql):
+        for role in match.group(1).split(","):
+            name = role.strip()
+            if name.lower() not in ROLE_KEYWORDS:
+                roles.add(name[1:-1].replace('""', '"') if name.startswith('"') else name)
+    return roles
+
+
+async def apply_schema(connection: Any, trailer: dict[str, Any], schemas: list[str]) -> None:
+    """Create the backup's schema in an empty target database.
+
+    Raises ``RestoreError`` when the backup has no embedded schema, the
+    target already has tables in ``schemas``, a policy's role is missing or
+    the SQL fails.
+    """
+    embedded = trailer.get("schema") or {}
+    if not embedded.get("embedded"):
+        reason = embedded.get("reason") or "unknown reason"
+        raise RestoreError(
+            f"--create-schema: the backup has no embedded schema ({reason}); create the "
+            "schema in the target first, e.g. with the application's migrations"
+        )
+    existing = await connection.fetchval(TABLES_IN_SCHEMAS_QUERY, schemas)
+    if existing:
+        raise RestoreError(
+            f"--create-schema needs an empty database, but the target has {existing} tables "
+            f"in schemas {', '.join(schemas)}; restore without --create-schema instead"
+        )
+    script = prepare_schema_sql(embedded["sql"])
+    await _check_roles(connection, policy_roles(script))
+    search_path = await connection.fetchval("SELECT current_setting('search_path')")
+    try:
+        await connection.execute(script)
+    except asyncpg.PostgresError as error:
+        raise RestoreError(f"--create-schema: the embedded schema failed to apply: {error}") from error
+    await connection.execute("SELECT set_config('search_path', $1, false)", search_path)
+
+
+async def _check_roles(connection: Any, roles: set[str]) -> None:
+    if not roles:
+        return
+    present = await connection.fetch("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])",
+                                     sorted(roles))
+    missing = sorted(roles - {row["rolname"] for row in present})
+    if missing:
+        commands = " ".join(f'CREATE ROLE "{role}" NOLOGIN;' for role in missing)
+        raise RestoreError(
+            f"--create-schema: row-level security policies name roles that do not exist "
+            f"on the target server: {', '.join(missing)}; create them first ({commands}) "
+            "and run the restore again"
+        )
