@@ -1,26 +1,68 @@
 """Translations of messages for people (errors, summaries, help).
 
-Messages are English in the code and translated with gettext from the
-catalogs in ``locale/``; ``LANG=ja_JP.UTF-8`` selects Japanese.  Log events
-stay English so that they can be searched and parsed.
+Messages are written in English in the code and translated with gettext
+from the catalogs in ``locale/<language>/LC_MESSAGES/taskagent_backup.po``;
+``LANG=ja_JP.UTF-8`` selects Japanese.  The ``.po`` file is compiled in
+memory with Babel when first needed, so no generated ``.mo`` file can fall
+out of date.  Log events stay English so that they can be searched.
 """
 
 from __future__ import annotations
 
+import functools
 import gettext
+import io
+import locale
+import os
 from pathlib import Path
 
 DOMAIN = "taskagent_backup"
 LOCALE_DIRECTORY = Path(__file__).parent / "locale"
 
-_translation = gettext.translation(DOMAIN, LOCALE_DIRECTORY, fallback=True)
+
+def requested_languages() -> list[str]:
+    """Return the languages asked for by LANGUAGE, LC_ALL, LC_MESSAGES and LANG."""
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable)
+        if value:
+            return [locale.normalize(part).split(".")[0] for part in value.split(":") if part]
+    return []
+
+
+def _catalog_for(language: str) -> Path | None:
+    for candidate in (language, language.split("_")[0]):
+        path = LOCALE_DIRECTORY / candidate / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if path.exists():
+            return path
+    return None
+
+
+@functools.cache
+def translation() -> gettext.NullTranslations:
+    """Return the translation for the current locale, or the identity one."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for language in requested_languages():
+        if language in ("C", "POSIX"):
+            break
+        path = _catalog_for(language)
+        if path is None:
+            continue
+        with path.open("rb") as stream:
+            catalog = read_po(stream, locale=language.split("_")[0])
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        compiled.seek(0)
+        return gettext.GNUTranslations(compiled)
+    return gettext.NullTranslations()
 
 
 def _(message: str) -> str:
     """Return ``message`` translated for the current locale."""
-    return _translation.gettext(message)
+    return translation().gettext(message)
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
     """Return the singular or plural form of a message, translated."""
-    return _translation.ngettext(singular, plural, count)
+    return translation().ngettext(singular, plural, count)
