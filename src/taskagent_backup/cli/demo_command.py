@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 
 from taskagent_backup.fileformat.reader import read_backup
 from taskagent_backup.i18n import _
 from taskagent_backup.logging_setup import configure_logging
 from taskagent_backup.pgserver import temporary_server
 from taskagent_backup.run_once import run_once
-from taskagent_backup.settings import Settings
+from taskagent_backup.settings import BackupSettings, DatabaseSettings, Settings
 from taskagent_backup.summary import print_backup_summary
 
 DEMO_DATABASE = "taskagent"
@@ -77,8 +78,8 @@ async def _prepare(admin_dsn: str, users: int, directory: Path) -> Settings:
     finally:
         await connection.close()
     return Settings(
-        database={"dsn": demo_dsn, "schemas": ["public", "auth"]},
-        backup={"directory": directory},
+        database=DatabaseSettings(dsn=SecretStr(demo_dsn), schemas=["public", "auth"]),
+        backup=BackupSettings(directory=directory),
     )
 
 

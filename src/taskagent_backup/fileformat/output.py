@@ -118,7 +118,7 @@ class BackupOutput:
         loop = asyncio.get_running_loop()
         try:
             await asyncio.shield(loop.run_in_executor(self._executor, self._abort_layers))
-        except BaseException:  # noqa: BLE001 - cleanup must not mask the original error
+        except BaseException:  # cleanup must not mask the original error
             self._abort_layers()
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)

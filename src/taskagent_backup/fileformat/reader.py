@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 import zstandard
@@ -204,9 +204,9 @@ def open_decompressed(path: Path, identity_paths: list[Path] | None = None) -> I
         magic = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
     if magic.startswith(ZSTD_MAGIC):
         decompressor = zstandard.ZstdDecompressor()
-        return decompressor.stream_reader(raw, read_across_frames=True, closefd=True)  # type: ignore[return-value]
+        return decompressor.stream_reader(raw, read_across_frames=True, closefd=True)
     if magic.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     return raw
 
 
@@ -215,7 +215,11 @@ def read_backup(path: Path, identity_paths: list[Path] | None = None) -> BackupR
     import io
 
     stream = open_decompressed(path, identity_paths)
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, 1 << 20)  # type: ignore[arg-type]
+    buffered: IO[bytes]
+    if isinstance(stream, io.BufferedReader):
+        buffered = stream
+    else:
+        buffered = io.BufferedReader(cast(io.RawIOBase, stream), 1 << 20)
     reader = BackupReader(path=path, stream=buffered)
     reader.read_header()
     return reader

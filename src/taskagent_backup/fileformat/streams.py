@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from typing import Protocol
+from typing import IO, Protocol, cast
 
 import zstandard
 
@@ -32,7 +32,9 @@ class CompressingSink:
             compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
             self._zstd = compressor.stream_writer(target, closefd=False)  # type: ignore[arg-type]
         elif compression == "gzip":
-            self._gzip = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=min(level, 9))  # type: ignore[arg-type]
+            self._gzip = gzip.GzipFile(
+                fileobj=cast(IO[bytes], target), mode="wb", compresslevel=min(level, 9)
+            )
         elif compression != "none":
             raise ValueError(f"unknown compression {compression!r}")
 
@@ -48,6 +50,6 @@ class CompressingSink:
     def close(self) -> None:
         """Write the end of the compressed stream."""
         if self._zstd is not None:
-            self._zstd.close()
+            self._zstd.close()  # type: ignore[no-untyped-call]
         elif self._gzip is not None:
             self._gzip.close()
