@@ -203,7 +203,9 @@ def _read_content(entry: BackupEntry, identity_paths: list[Path]) -> BackupEntry
 
 
 def _is_foreign(message: str) -> bool:
-    return "not a taskagent-backup file" in message or "file is empty" in message
+    # Only a readable first line without our prefix proves a foreign file; an
+    # unreadable start (a truncated zstd frame, say) may be ours, so damaged.
+    return "not a taskagent-backup file (" in message
 
 
 def _file_sha256(path: Path) -> str:
