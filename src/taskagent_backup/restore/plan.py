@@ -23,9 +23,13 @@ WHERE attrelid = ANY($1::oid[]) AND attnum > 0 AND NOT attisdropped
 """
 
 OUTSIDE_REFERENCES_QUERY = """
-SELECT DISTINCT con.conrelid::regclass::text AS referencing,
-       con.confrelid::regclass::text AS referenced
+SELECT DISTINCT format('%s.%s', cn.nspname, c.relname) AS referencing,
+       format('%s.%s', rn.nspname, r.relname) AS referenced
 FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace cn ON cn.oid = c.relnamespace
+JOIN pg_class r ON r.oid = con.confrelid
+JOIN pg_namespace rn ON rn.oid = r.relnamespace
 WHERE con.contype = 'f' AND con.confrelid = ANY($1::oid[]) AND NOT con.conrelid = ANY($1::oid[])
 ORDER BY 1, 2
 """
@@ -36,6 +40,19 @@ FROM pg_trigger
 WHERE tgrelid = ANY($1::oid[]) AND NOT tgisinternal AND tgenabled <> 'D'
 ORDER BY tgrelid, tgname
 """
+
+
+# Without a modifier these two types mean length 1, so a cast to them would
+# fail or truncate; their unbounded relatives read any length, and the
+# assignment to the column then checks the length.
+UNBOUNDED_TYPES = {"bit": "bit varying", "character": "bpchar"}
+
+
+def unbounded_type(base_type: str) -> str:
+    """Return the type to cast a column's text to, given its type without a modifier."""
+    element, brackets = base_type.removesuffix("[]"), base_type.endswith("[]")
+    element = UNBOUNDED_TYPES.get(element, element)
+    return element + "[]" if brackets else element
 
 
 @dataclass
@@ -62,7 +79,7 @@ async def read_target_tables(connection: Any, schemas: list[str]) -> dict[str, T
     by_oid = {table.oid: TargetTable(table) for table in tables}
     for row in await connection.fetch(COLUMN_FACTS_QUERY, list(by_oid)):
         target = by_oid[row["table_oid"]]
-        target.base_types[row["name"]] = row["base_type"]
+        target.base_types[row["name"]] = unbounded_type(row["base_type"])
         if row["has_default"]:
             target.columns_with_default.add(row["name"])
     return {target.qualified_name: target for target in by_oid.values()}
