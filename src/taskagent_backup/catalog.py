@@ -224,7 +224,8 @@ def _inspect_encrypted(entry: BackupEntry) -> BackupEntry:
     except OSError as error:
         return replace(entry, detail=f"cannot read: {error.strerror}")
     if not head.startswith(AGE_MAGIC):
-        return replace(entry, state="foreign", detail="the name ends in .age but the file is not age")
+        detail = "the name ends in .age but the file is not in the age format"
+        return replace(entry, state="foreign", detail=detail)
     end_of_header = head.find(b"\n--- ")
     line_end = head.find(b"\n", end_of_header + 1) if end_of_header >= 0 else -1
     if line_end < 0:

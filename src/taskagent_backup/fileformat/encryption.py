@@ -10,6 +10,7 @@ whatever the size of the backup.  The output is the standard age format
 
 from __future__ import annotations
 
+import contextlib
 import io
 import queue
 import threading
@@ -118,7 +119,7 @@ class EncryptingSink:
         reader = io.BufferedReader(_QueueReader(self._chunks, self._aborted), 1 << 16)
         try:
             pyrage.encrypt_io(reader, self._writer, recipients)
-        except BaseException as error:  # noqa: BLE001 - handed to the writing thread
+        except BaseException as error:
             self._error = self._writer.error or error
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -137,7 +138,7 @@ class EncryptingSink:
             except queue.Full:
                 if not self._thread.is_alive():
                     self._raise_failure()
-                    raise RuntimeError("the age encryption thread stopped unexpectedly")
+                    raise RuntimeError("the age encryption thread stopped unexpectedly") from None
 
     def _raise_failure(self) -> None:
         if self._error is None:
@@ -155,8 +156,7 @@ class EncryptingSink:
     def abort(self) -> None:
         """Stop encrypting without finishing the stream; never raises."""
         self._aborted.set()
-        try:
+        # A full queue is fine: the thread sees the abort at its next read.
+        with contextlib.suppress(queue.Full):
             self._chunks.put_nowait(None)
-        except queue.Full:
-            pass
         self._thread.join(timeout=5)

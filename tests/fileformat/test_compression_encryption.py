@@ -1,0 +1,227 @@
+"""Produced backups open with the standard tools: zstd, gunzip, age, jq."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from taskagent_backup.backup import run_backup
+from taskagent_backup.catalog import scan_directory
+from taskagent_backup.errors import BackupFileError, ConfigError
+from taskagent_backup.fileformat.encryption import EncryptingSink
+from taskagent_backup.fileformat.reader import read_backup
+from taskagent_backup.settings import load_settings
+from tests.conftest import make_settings
+
+JQ_CHECK = (
+    ".trailer.complete and "
+    "(.tables.public.users.rows | length) == .tables.public.users.row_count"
+)
+
+
+def require_tools(*names: str) -> None:
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        pytest.skip(f"command-line tools not installed: {', '.join(missing)}")
+
+
+def shell(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120
+    )
+
+
+def generate_key(directory: Path) -> tuple[Path, str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    key = directory / "key.txt"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    public = subprocess.run(
+        ["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return key, public
+
+
+def read_all_rows(path: Path, identities: list[Path] | None = None) -> int:
+    reader = read_backup(path, identities)
+    rows = 0
+    for section in reader.tables():
+        rows += sum(1 for _ in reader.rows(section))
+    reader.stream.close()
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("compression", "suffix", "decompress"),
+    [
+        ("zstd", ".json.zst", "zstd -dc"),
+        ("gzip", ".json.gz", "gunzip -c"),
+        ("none", ".json", "cat"),
+    ],
+)
+async def test_backup_opens_with_standard_tools(
+    taskagent_dsn: str, tmp_path: Path, compression: str, suffix: str, decompress: str
+) -> None:
+    require_tools("zstd", "gunzip", "jq")
+    settings = make_settings(taskagent_dsn, tmp_path, backup={"compression": compression})
+
+    result = await run_backup(settings, "daily")
+
+    assert result.path.name.endswith(suffix)
+    checked = shell(f"{decompress} {result.path} | jq -e '{JQ_CHECK}'")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "true"
+    assert read_all_rows(result.path) == result.rows
+
+
+async def test_encrypted_backup_decrypts_with_age_cli(taskagent_dsn: str, tmp_path: Path) -> None:
+    require_tools("age", "age-keygen", "zstd", "jq")
+    key, public = generate_key(tmp_path)
+    settings = make_settings(taskagent_dsn, tmp_path / "backups", backup={"encrypt_to": [public]})
+
+    result = await run_backup(settings, "daily")
+
+    assert result.path.name.endswith(".json.zst.age")
+    assert result.path.read_bytes().startswith(b"age-encryption.org/v1\n")
+    checked = shell(f"age -d -i {key} {result.path} | zstd -d | jq -e '{JQ_CHECK}'")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "true"
+    assert read_all_rows(result.path, [key]) == result.rows
+
+
+async def test_encrypted_backup_two_recipients(taskagent_dsn: str, tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    first_key, first = generate_key(tmp_path / "first")
+    second_key, second = generate_key(tmp_path / "second")
+    settings = make_settings(taskagent_dsn, tmp_path / "backups",
+                             backup={"encrypt_to": [first, second], "compression": "gzip"})
+
+    result = await run_backup(settings, "manual")
+
+    assert read_all_rows(result.path, [first_key]) == result.rows
+    assert read_all_rows(result.path, [second_key]) == result.rows
+
+
+async def test_encrypted_backup_catalog_without_key(taskagent_dsn: str, tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    key, public = generate_key(tmp_path)
+    directory = tmp_path / "backups"
+    settings = make_settings(taskagent_dsn, directory, backup={"encrypt_to": [public]})
+    result = await run_backup(settings, "daily")
+
+    [sealed] = scan_directory(directory)
+    [opened] = scan_directory(directory, [key])
+
+    assert sealed.state == "encrypted"
+    assert sealed.counts
+    assert sealed.rows is None
+    assert opened.state == "good"
+    assert opened.rows == result.rows
+
+
+def test_decrypt_wrong_or_missing_identity_fails(tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    _key, public = generate_key(tmp_path / "right")
+    wrong_key, _public = generate_key(tmp_path / "wrong")
+    path = tmp_path / "manual_backup_20260301_020000.json.age"
+    with path.open("wb") as stream:
+        sink = EncryptingSink(stream, [public])
+        sink.write(b"not even a backup\n")
+        sink.close()
+
+    with pytest.raises(BackupFileError, match="--identity"):
+        read_backup(path)
+    with pytest.raises(BackupFileError, match="none of the given identities"):
+        read_backup(path, [wrong_key])
+
+
+def test_decrypt_truncated_file_fails(tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    key, public = generate_key(tmp_path)
+    path = tmp_path / "manual_backup_20260301_020000.json.age"
+    with path.open("wb") as stream:
+        sink = EncryptingSink(stream, [public])
+        for number in range(20_000):
+            sink.write(b'["%d","row"]\n' % number)
+        sink.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 100])
+
+    with pytest.raises(BackupFileError, match=r"truncated|damaged"):
+        read_backup(path, [key])
+
+
+def test_invalid_recipient_is_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[backup]\nencrypt_to = ["age1notakey"]\n')
+
+    with pytest.raises(ConfigError, match=r"backup\.encrypt_to"):
+        load_settings(config)
+
+
+def test_encrypting_sink_abort_stops_thread(tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    _key, public = generate_key(tmp_path)
+    before = threading.active_count()
+    with (tmp_path / "out.age").open("wb") as stream:
+        sink = EncryptingSink(stream, [public])
+        sink.write(b"x" * 100_000)
+        sink.abort()
+
+    assert threading.active_count() == before
+
+
+def test_encrypting_sink_reports_disk_full(tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    _key, public = generate_key(tmp_path)
+
+    class FullDisk:
+        def write(self, data: bytes) -> None:
+            raise OSError(28, "No space left on device")
+
+    sink = EncryptingSink(FullDisk(), [public])
+    with pytest.raises(OSError) as caught:
+        for _ in range(200):
+            sink.write(b"y" * 65536)
+        sink.close()
+
+    assert caught.value.errno == 28
+    sink.abort()
+
+
+PEAK_MEMORY_SCRIPT = """
+import resource, sys, pyrage
+from taskagent_backup.fileformat.encryption import EncryptingSink
+
+class Discard:
+    def write(self, data):
+        return len(data)
+
+megabytes = int(sys.argv[1])
+sink = EncryptingSink(Discard(), [str(pyrage.x25519.Identity.generate().to_public())])
+block = b"z" * (1 << 20)
+for _ in range(megabytes):
+    sink.write(block)
+sink.close()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_kib(megabytes: int) -> int:
+    output = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(megabytes)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout
+    return int(output.strip().splitlines()[-1])
+
+
+def test_encrypting_sink_memory_flat() -> None:
+    small = peak_rss_kib(16)
+    large = peak_rss_kib(512)
+
+    # 32 times the data may cost queue buffers (8 chunks of 1 MiB), not a copy.
+    assert large - small < 16 * 1024, f"peak RSS {small} KiB for 16 MiB, {large} KiB for 512 MiB"
