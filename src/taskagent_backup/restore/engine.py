@@ -91,6 +91,7 @@ async def run_restore(
         committed=not options.dry_run, schema_created=run.schema_created,
         seconds=time.monotonic() - started,
         tables=[staged.outcome for staged in run.staged], sequences_set=sequences_set,
+        manifest=run.source.trailer.get("manifest") or {},
     )
     _log_summary(result)
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 RestoreMode = Literal["replace", "insert-missing", "fail-on-conflict"]
 RESTORE_MODES: tuple[RestoreMode, ...] = ("replace", "insert-missing", "fail-on-conflict")
@@ -62,6 +62,7 @@ class RestoreResult:
     seconds: float
     tables: list[TableOutcome] = field(default_factory=list)
     sequences_set: int = 0
+    manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
     def inserted(self) -> int:

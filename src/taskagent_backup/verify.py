@@ -1,0 +1,139 @@
+"""Check a backup file without a database: format, rows, checksums, manifest.
+
+``verify_backup`` reads the whole file.  The reader checks the format
+version, each table's row count and SHA-256 against the totals written
+after its rows, and that the document ends with a trailer; this module
+adds that each row is strict JSON with one value per column, each value a
+string or null, and that the trailer's manifest lists exactly the tables
+read with the same totals and says the backup is complete.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from taskagent_backup.checks import record_check
+from taskagent_backup.errors import BackupFileError
+from taskagent_backup.fileformat.reader import BackupReader, TableSection, read_backup
+from taskagent_backup.progress import Progress
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class TableCheck:
+    """The verified totals of one table."""
+
+    name: str
+    rows: int
+    sha256: str
+
+
+@dataclass
+class VerifyResult:
+    """A file that passed every check."""
+
+    path: Path
+    seconds: float
+    header: dict[str, Any]
+    tables: list[TableCheck] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(table.rows for table in self.tables)
+
+
+def verify_backup(
+    path: Path, identity_paths: list[Path] | None = None, progress: Progress | None = None
+) -> VerifyResult:
+    """Read all of ``path`` and check it as the module docstring describes.
+
+    Returns the totals when everything matches.  Raises ``BackupFileError``
+    saying what is wrong and where (line, table) otherwise.
+    """
+    started = time.monotonic()
+    progress = progress or Progress()
+    reader = read_backup(path, identity_paths)
+    checks = []
+    for section in reader.tables():
+        progress.start(section.qualified_name, int(section.table.get("estimated_rows") or 0))
+        _check_rows(reader, section, progress)
+        progress.finish(section.row_count)
+        log.info("table_verified", table=section.qualified_name, rows=section.row_count)
+        checks.append(TableCheck(section.qualified_name, section.row_count, section.sha256))
+    _check_trailer(reader, checks)
+    return VerifyResult(path, time.monotonic() - started, reader.header, checks)
+
+
+def _check_rows(reader: BackupReader, section: TableSection, progress: Progress) -> None:
+    width = len(section.table.get("columns", []))
+    for row in reader.rows(section):
+        try:
+            values = orjson.loads(row)
+        except orjson.JSONDecodeError as error:
+            raise reader.fail(f"table {section.qualified_name}: row is not valid JSON: {error}") from None
+        if not isinstance(values, list) or len(values) != width:
+            raise reader.fail(
+                f"table {section.qualified_name}: row does not have {width} values "
+                "as the table's description says"
+            )
+        if not all(value is None or isinstance(value, str) for value in values):
+            raise reader.fail(f"table {section.qualified_name}: a value is neither a string nor null")
+        progress.advance(1)
+
+
+def _check_trailer(reader: BackupReader, checks: list[TableCheck]) -> None:
+    trailer = reader.trailer
+    where = f"{reader.path}: trailer"
+    if trailer.get("complete") is not True:
+        raise BackupFileError(f"{where}: the backup is not marked complete")
+    manifest = trailer.get("manifest")
+    if not isinstance(manifest, dict):
+        raise BackupFileError(f"{where}: the manifest is missing")
+    found = {check.name: {"rows": check.rows, "sha256": check.sha256} for check in checks}
+    for name in sorted(set(manifest) | set(found)):
+        if name not in found:
+            raise BackupFileError(f"{where}: table {name} is in the manifest but not in the file")
+        if name not in manifest:
+            raise BackupFileError(f"{where}: table {name} is in the file but not in the manifest")
+        if manifest[name] != found[name]:
+            raise BackupFileError(
+                f"{where}: table {name}: the manifest says {manifest[name]['rows']} rows with "
+                f"SHA-256 {manifest[name]['sha256']}, the file has {found[name]['rows']} rows "
+                f"with SHA-256 {found[name]['sha256']}"
+            )
+    if trailer.get("rows") != sum(check.rows for check in checks):
+        raise BackupFileError(f"{where}: the total row count does not match the tables")
+
+
+def verify_and_record(
+    path: Path, identity_paths: list[Path] | None = None, progress: Progress | None = None
+) -> VerifyResult:
+    """Verify ``path``, record the outcome beside it and log one summary event.
+
+    Raises what ``verify_backup`` raises, after recording the failure.
+    """
+    try:
+        result = verify_backup(path, identity_paths, progress)
+    except BackupFileError as error:
+        _record(path, ok=False, detail=str(error))
+        log.error("verify_failed", file=str(path), error=str(error))
+        raise
+    _record(path, ok=True, detail=f"{len(result.tables)} tables, {result.rows} rows")
+    log.info(
+        "verify_finished", file=str(path), tables=len(result.tables), rows=result.rows,
+        seconds=round(result.seconds, 3),
+    )
+    return result
+
+
+def _record(path: Path, *, ok: bool, detail: str) -> None:
+    # A missing file cannot carry a record: the error already says so.
+    if path.is_file():
+        record_check(path, "verify", ok, detail)
