@@ -297,6 +297,10 @@ def _save_index(directory: Path, entries: list[BackupEntry], index: dict[str, Ba
     path = index_path(directory)
     temporary = path.with_name(f".{INDEX_FILE_NAME}.{os.getpid()}.tmp")
     try:
+        if not path.parent.exists() and directory.stat().st_uid != os.geteuid():
+            # A state directory created by root's "list" would lock the
+            # daemon's user out of its own check records.
+            return
         path.parent.mkdir(mode=0o700, exist_ok=True)
         temporary.write_bytes(orjson.dumps({"version": INDEX_VERSION, "entries": items}))
         os.replace(temporary, path)

@@ -181,3 +181,15 @@ def test_catalog_missing_directory_empty(tmp_path: Path) -> None:
 )
 def test_age_payload_plausible_cases(payload: int, plausible: bool) -> None:
     assert age_payload_plausible(payload) is plausible
+
+
+def test_catalog_index_not_created_in_foreign_directory(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("changing a directory's owner needs root")
+    write_backup(tmp_path, "daily", at("2026-03-02 02:00"))
+    os.chown(tmp_path, 65534, 65534)
+
+    [entry] = scan_directory(tmp_path)
+
+    assert entry.state == "good"
+    assert not index_path(tmp_path).parent.exists()
