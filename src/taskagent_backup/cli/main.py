@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "taskagent_backup.cli.list_command",
     "taskagent_backup.cli.status_command",
     "taskagent_backup.cli.prune_command",
+    "taskagent_backup.cli.restore_command",
+    "taskagent_backup.cli.verify_command",
 )
 
 
