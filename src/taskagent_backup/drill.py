@@ -56,7 +56,9 @@ def drill_database_name() -> str:
 
 
 async def drill_backup(
-    settings: Settings, path: Path, identity_paths: list[Path] | None = None,
+    settings: Settings,
+    path: Path,
+    identity_paths: list[Path] | None = None,
     progress: Progress | None = None,
 ) -> DrillResult:
     """Restore ``path`` into a scratch database, compare fingerprints, record the outcome.
@@ -77,14 +79,21 @@ async def drill_backup(
     result.seconds = time.monotonic() - started
     record_check(path, "drill", result.ok, result.detail)
     log.info(
-        "drill_finished", file=str(path), ok=result.ok, tables=result.tables, rows=result.rows,
-        seconds=round(result.seconds, 3), detail=result.detail,
+        "drill_finished",
+        file=str(path),
+        ok=result.ok,
+        tables=result.tables,
+        rows=result.rows,
+        seconds=round(result.seconds, 3),
+        detail=result.detail,
     )
     return result
 
 
 async def _drill(
-    path: Path, scratch: ConnectionTarget, identity_paths: list[Path] | None,
+    path: Path,
+    scratch: ConnectionTarget,
+    identity_paths: list[Path] | None,
     progress: Progress | None,
 ) -> DrillResult:
     result = DrillResult(path=path, ok=False, database=scratch.database or "", seconds=0.0)
@@ -131,7 +140,9 @@ async def table_fingerprint(connection: Any, table: Table) -> tuple[int, str]:
     return lines, digest.hexdigest()
 
 
-async def _compare(connection: Any, table: Table, recorded: dict[str, Any], result: DrillResult) -> None:
+async def _compare(
+    connection: Any, table: Table, recorded: dict[str, Any], result: DrillResult
+) -> None:
     rows, sha256 = await table_fingerprint(connection, table)
     result.tables += 1
     result.rows += rows
@@ -169,6 +180,8 @@ async def _create_scratch(server: ConnectionTarget, name: str) -> None:
 async def _drop_scratch(server: ConnectionTarget, name: str) -> None:
     try:
         async with connect(server) as connection:
-            await connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)} WITH (FORCE)")
+            await connection.execute(
+                f"DROP DATABASE IF EXISTS {quote_identifier(name)} WITH (FORCE)"
+            )
     except (BackupToolError, asyncpg.PostgresError) as error:
         log.error("drill_database_not_dropped", database=name, error=str(error))

@@ -77,14 +77,18 @@ def _check_rows(reader: BackupReader, section: TableSection, progress: Progress)
         try:
             values = orjson.loads(row)
         except orjson.JSONDecodeError as error:
-            raise reader.fail(f"table {section.qualified_name}: row is not valid JSON: {error}") from None
+            raise reader.fail(
+                f"table {section.qualified_name}: row is not valid JSON: {error}"
+            ) from None
         if not isinstance(values, list) or len(values) != width:
             raise reader.fail(
                 f"table {section.qualified_name}: row does not have {width} values "
                 "as the table's description says"
             )
         if not all(value is None or isinstance(value, str) for value in values):
-            raise reader.fail(f"table {section.qualified_name}: a value is neither a string nor null")
+            raise reader.fail(
+                f"table {section.qualified_name}: a value is neither a string nor null"
+            )
         progress.advance(1)
 
 
@@ -127,7 +131,10 @@ def verify_and_record(
         raise
     _record(path, ok=True, detail=f"{len(result.tables)} tables, {result.rows} rows")
     log.info(
-        "verify_finished", file=str(path), tables=len(result.tables), rows=result.rows,
+        "verify_finished",
+        file=str(path),
+        tables=len(result.tables),
+        rows=result.rows,
         seconds=round(result.seconds, 3),
     )
     return result

@@ -37,9 +37,11 @@ INSERT INTO every_type VALUES
  '2025-03-09 02:30:00', '2025-03-09 02:30:00', '2025-11-02 01:30:00.123456-04', '2025-01-01',
  '23:59:59.999999', '12:00:00+09:30', '1 year 2 mons -3 days 04:05:06.789', '',
  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"b": 1,  "a": [1.50, "x"], "b": 2}',
- '{"b": 1, "a": [1.50, "x"]}', '{{1,NULL,3},{4,5,NULL}}', ARRAY['a,b', 'c"d', NULL, '', 'NULL'],
+ '{"b": 1, "a": [1.50, "x"]}', '{{1,NULL,3},{4,5,NULL}}',
+ ARRAY['a,b', 'c"d', NULL, '', 'NULL'],
  'très "heureux"', '{sad,NULL,"très \"heureux\""}', 7, 'ab', ROW('x, "y"', 1.10),
- ARRAY[ROW('a', 1)::pair, NULL], E'tab\there\nnewline \\ backslash "quote" \u00e9 \U0001F600 \u200b',
+ ARRAY[ROW('a', 1)::pair, NULL],
+ E'tab\there\nnewline \\ backslash "quote" \u00e9 \U0001F600 \u200b',
  'ten chars!', 'ab', B'101', B'1', -32768, 9223372036854775807, true, '::1', '10.0.0.0/8',
  '08:00:2b:01:02:03', '[1,10)', '[2025-01-01 00:00+00,infinity)', '(1.5,-2)', '<a>x</a>'),
 (2, -0.000000000000000000000000000001, -99999999.9999999999, 'Infinity', '-Infinity',
@@ -79,13 +81,18 @@ async def column_texts(dsn: str, zone: str) -> dict[str, list[tuple[int, str | N
     connection = await connect_to(dsn)
     try:
         await connection.execute(f"SET TimeZone = '{zone}'")
-        names = [row["attname"] for row in await connection.fetch(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'every_type'::regclass "
-            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
-        )]
+        names = [
+            row["attname"]
+            for row in await connection.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = 'every_type'::regclass "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            )
+        ]
         texts = {}
         for name in names:
-            rows = await connection.fetch(f'SELECT id, "{name}"::text AS v FROM every_type ORDER BY id')
+            rows = await connection.fetch(
+                f'SELECT id, "{name}"::text AS v FROM every_type ORDER BY id'
+            )
             texts[name] = [(row["id"], row["v"]) for row in rows]
         return texts
     finally:

@@ -76,11 +76,16 @@ async def test_legacy_v2_more_tables_restores(new_database: NewDatabase, tmp_pat
     document = orjson.loads(LEGACY_V1.read_bytes())
     user_id = document["users"][0]["id"]
     document["metadata"]["version"] = "2.0"
-    document["schedules"] = [{
-        "id": "7d1d3f3c-0b1c-4a39-9c51-4a8f9a0e5b11", "user_id": user_id, "date": "2025-08-15",
-        "plan_json": {"blocks": [{"start": "09:00", "title": "朝"}]},
-        "created_at": "2025-08-14 15:01:00.000001", "updated_at": "2025-08-14 15:01:00.000002",
-    }]
+    document["schedules"] = [
+        {
+            "id": "7d1d3f3c-0b1c-4a39-9c51-4a8f9a0e5b11",
+            "user_id": user_id,
+            "date": "2025-08-15",
+            "plan_json": {"blocks": [{"start": "09:00", "title": "朝"}]},
+            "created_at": "2025-08-14 15:01:00.000001",
+            "updated_at": "2025-08-14 15:01:00.000002",
+        }
+    ]
     path = tmp_path / "legacy-v2.json"
     path.write_bytes(orjson.dumps(document))
     target = await taskagent_schema(new_database)

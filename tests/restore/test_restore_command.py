@@ -45,8 +45,11 @@ async def test_restore_command_dry_run_then_restore(
 
 async def test_restore_command_failure_exit_code(taskagent_dsn: str, tmp_path: Path) -> None:
     path = await back_up(taskagent_dsn, tmp_path)
-    await execute(taskagent_dsn, "DELETE FROM logs WHERE actual_minutes >= 20;"
-                  "ALTER TABLE logs ADD CONSTRAINT short CHECK (actual_minutes < 20)")
+    await execute(
+        taskagent_dsn,
+        "DELETE FROM logs WHERE actual_minutes >= 20;"
+        "ALTER TABLE logs ADD CONSTRAINT short CHECK (actual_minutes < 20)",
+    )
 
     code, _out, err = await run_command("restore", str(path), "--target-dsn", taskagent_dsn)
 

@@ -45,12 +45,16 @@ async def test_replace_database_with_other_data_equal_rows(
 ) -> None:
     path = await back_up(taskagent_dsn, tmp_path)
     expected = await table_texts(taskagent_dsn)
-    await execute(taskagent_dsn, """
+    await execute(
+        taskagent_dsn,
+        """
         DELETE FROM logs WHERE actual_minutes > 60;
         UPDATE tasks SET title = 'changed after the backup';
         INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'new@example.com');
-        INSERT INTO users (id, email) SELECT id, email FROM auth.users WHERE email = 'new@example.com';
-    """)
+        INSERT INTO users (id, email)
+            SELECT id, email FROM auth.users WHERE email = 'new@example.com';
+    """,
+    )
 
     result = await restore(path, taskagent_dsn)
 
@@ -99,10 +103,13 @@ async def test_check_added_after_backup_fails_and_leaves_target(
     taskagent_dsn: str, tmp_path: Path
 ) -> None:
     path = await back_up(taskagent_dsn, tmp_path)
-    await execute(taskagent_dsn, """
+    await execute(
+        taskagent_dsn,
+        """
         UPDATE tasks SET priority = 1 WHERE priority = 5;
         ALTER TABLE tasks ADD CONSTRAINT priority_below_five CHECK (priority < 5);
-    """)
+    """,
+    )
     before = await table_texts(taskagent_dsn)
 
     with pytest.raises(RestoreError) as caught:

@@ -58,14 +58,19 @@ async def test_drill_without_createdb_raises_clear_error(
     taskagent_dsn: str, tmp_path: Path
 ) -> None:
     path = await back_up(taskagent_dsn, tmp_path)
-    await execute(taskagent_dsn, """
+    await execute(
+        taskagent_dsn,
+        """
         DO $$ BEGIN
             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'drill_without_createdb') THEN
                 CREATE ROLE drill_without_createdb LOGIN;
             END IF;
         END $$;
-    """)
-    settings = make_settings(taskagent_dsn.replace("postgres@", "drill_without_createdb@"), tmp_path)
+    """,
+    )
+    settings = make_settings(
+        taskagent_dsn.replace("postgres@", "drill_without_createdb@"), tmp_path
+    )
 
     with pytest.raises(DatabaseError) as caught:
         await drill_backup(settings, path)

@@ -21,7 +21,9 @@ from taskagent_backup.settings import load_settings
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``restore`` subcommand."""
     parser = subparsers.add_parser(
-        "restore", parents=[common], help=_("restore a backup into a database"),
+        "restore",
+        parents=[common],
+        help=_("restore a backup into a database"),
         description=_(
             "Restore a backup (or an old TaskAgent JSON backup) in one transaction: "
             "on any error the database is left exactly as it was."
@@ -29,43 +31,60 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("backup", type=Path, help=_("backup file to restore"))
     parser.add_argument(
-        "--target-dsn", default=None,
+        "--target-dsn",
+        default=None,
         help=_("database to restore into (default: the configured [database] dsn)"),
     )
     parser.add_argument(
-        "--tables", default="",
+        "--tables",
+        default="",
         help=_("comma-separated tables to restore, as name or schema.name (default: all)"),
     )
     parser.add_argument(
-        "--where", action="append", default=[], metavar="TABLE=CONDITION",
-        help=_("restore only the rows of TABLE matching the SQL CONDITION, "
-               "e.g. projects=\"owner_id = '…'\"; may be repeated"),
+        "--where",
+        action="append",
+        default=[],
+        metavar="TABLE=CONDITION",
+        help=_(
+            "restore only the rows of TABLE matching the SQL CONDITION, "
+            "e.g. projects=\"owner_id = '…'\"; may be repeated"
+        ),
     )
     parser.add_argument(
-        "--with-dependents", action="store_true",
+        "--with-dependents",
+        action="store_true",
         help=_("also restore the rows of other tables that reference the chosen rows"),
     )
     parser.add_argument(
-        "--mode", choices=RESTORE_MODES, default=None,
-        help=_("replace: empty the tables first (default for whole tables); "
-               "insert-missing: add rows whose key is absent (default with --where); "
-               "fail-on-conflict: add rows, fail if a key exists"),
+        "--mode",
+        choices=RESTORE_MODES,
+        default=None,
+        help=_(
+            "replace: empty the tables first (default for whole tables); "
+            "insert-missing: add rows whose key is absent (default with --where); "
+            "fail-on-conflict: add rows, fail if a key exists"
+        ),
     )
     parser.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help=_("do everything, report per table, then roll back"),
     )
     parser.add_argument(
-        "--create-schema", action="store_true",
+        "--create-schema",
+        action="store_true",
         help=_("first create the schema embedded in the backup (target must be empty)"),
     )
     parser.add_argument(
-        "--create-missing-auth-users", action="store_true",
-        help=_("old TaskAgent backups only: add auth.users rows for restored users "
-               "that lack one"),
+        "--create-missing-auth-users",
+        action="store_true",
+        help=_("old TaskAgent backups only: add auth.users rows for restored users that lack one"),
     )
     parser.add_argument(
-        "--identity", type=Path, action="append", default=[],
+        "--identity",
+        type=Path,
+        action="append",
+        default=[],
         help=_("age identity file to decrypt an encrypted backup; may be repeated"),
     )
     parser.set_defaults(handler=handle)
@@ -114,23 +133,41 @@ def print_report(result: RestoreResult) -> None:
     for outcome in result.tables:
         print(_table_line(outcome, result.committed))
         if outcome.dropped_columns:
-            print(_("    not restored, no longer in the table: {columns}").format(
-                columns=", ".join(outcome.dropped_columns)))
+            print(
+                _("    not restored, no longer in the table: {columns}").format(
+                    columns=", ".join(outcome.dropped_columns)
+                )
+            )
     if result.committed:
         summary = _("restored {rows} rows into {tables} tables of {target} ({seconds:.1f} s)")
     else:
-        summary = _("dry run: {rows} rows would be restored into {tables} tables of {target}; "
-                    "nothing was changed ({seconds:.1f} s)")
-    print(summary.format(rows=result.inserted, tables=len(result.tables), target=result.target,
-                         seconds=result.seconds))
+        summary = _(
+            "dry run: {rows} rows would be restored into {tables} tables of {target}; "
+            "nothing was changed ({seconds:.1f} s)"
+        )
+    print(
+        summary.format(
+            rows=result.inserted,
+            tables=len(result.tables),
+            target=result.target,
+            seconds=result.seconds,
+        )
+    )
 
 
 def _table_line(outcome: TableOutcome, committed: bool) -> str:
     if outcome.error:
         return _("  {table}: error: {error}").format(table=outcome.table, error=outcome.error)
-    text = _("  {table}: inserted {inserted}, replaced {replaced}, skipped as existing {conflicting}")
+    text = _(
+        "  {table}: inserted {inserted}, replaced {replaced}, skipped as existing {conflicting}"
+    )
     if not committed:
-        text = _("  {table}: would insert {inserted}, replace {replaced}, "
-                 "skip as existing {conflicting}")
-    return text.format(table=outcome.table, inserted=outcome.inserted,
-                       replaced=outcome.replaced, conflicting=outcome.conflicting)
+        text = _(
+            "  {table}: would insert {inserted}, replace {replaced}, skip as existing {conflicting}"
+        )
+    return text.format(
+        table=outcome.table,
+        inserted=outcome.inserted,
+        replaced=outcome.replaced,
+        conflicting=outcome.conflicting,
+    )

@@ -20,22 +20,31 @@ from taskagent_backup.verify import verify_and_record
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``verify`` subcommand."""
     parser = subparsers.add_parser(
-        "verify", parents=[common], help=_("check backup files"),
+        "verify",
+        parents=[common],
+        help=_("check backup files"),
         description=_(
             "Check each backup's format, row counts, SHA-256 checksums and manifest "
             "without a database; with --restore-test also restore it into a scratch "
             "database and compare every table's fingerprint."
         ),
     )
-    parser.add_argument("backups", type=Path, nargs="+", metavar="BACKUP",
-                        help=_("backup files to check"))
     parser.add_argument(
-        "--restore-test", action="store_true",
-        help=_("also restore into a scratch database on the configured server "
-               "(the role needs CREATEDB)"),
+        "backups", type=Path, nargs="+", metavar="BACKUP", help=_("backup files to check")
     )
     parser.add_argument(
-        "--identity", type=Path, action="append", default=[],
+        "--restore-test",
+        action="store_true",
+        help=_(
+            "also restore into a scratch database on the configured server "
+            "(the role needs CREATEDB)"
+        ),
+    )
+    parser.add_argument(
+        "--identity",
+        type=Path,
+        action="append",
+        default=[],
         help=_("age identity file to decrypt encrypted backups; may be repeated"),
     )
     parser.set_defaults(handler=handle)
@@ -62,12 +71,18 @@ def handle(arguments: argparse.Namespace) -> int:
 
 def _check_one(path: Path, arguments: argparse.Namespace, settings: Any) -> None:
     result = verify_and_record(path, arguments.identity, Progress())
-    print(_("OK {file}: {tables} tables, {rows} rows, every checksum matches").format(
-        file=path, tables=len(result.tables), rows=result.rows))
+    print(
+        _("OK {file}: {tables} tables, {rows} rows, every checksum matches").format(
+            file=path, tables=len(result.tables), rows=result.rows
+        )
+    )
     if settings is None:
         return
     drill = asyncio.run(drill_backup(settings, path, arguments.identity, Progress()))
     if not drill.ok:
         raise BackupToolError(_("restore test failed: {detail}").format(detail=drill.detail))
-    print(_("OK {file}: restored into a scratch database; {detail}").format(
-        file=path, detail=drill.detail))
+    print(
+        _("OK {file}: restored into a scratch database; {detail}").format(
+            file=path, detail=drill.detail
+        )
+    )

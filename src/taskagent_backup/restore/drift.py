@@ -95,7 +95,11 @@ def _check_added_columns(mapping: ColumnMapping, target_columns: dict[str, Any])
     for name, column in target_columns.items():
         if name in restored or column.generated:
             continue
-        if column.not_null and name not in mapping.table.columns_with_default and not column.identity:
+        if (
+            column.not_null
+            and name not in mapping.table.columns_with_default
+            and not column.identity
+        ):
             mapping.problems.append(
                 f"{mapping.table.qualified_name}.{name}: column is NOT NULL without a default "
                 "and the backup has no values for it"

@@ -87,10 +87,14 @@ async def run_restore(
             raise
         await _finish_transaction(transaction, options.dry_run)
     result = RestoreResult(
-        backup=path, target=target.display(), mode=options.effective_mode(),
-        committed=not options.dry_run, schema_created=run.schema_created,
+        backup=path,
+        target=target.display(),
+        mode=options.effective_mode(),
+        committed=not options.dry_run,
+        schema_created=run.schema_created,
         seconds=time.monotonic() - started,
-        tables=[staged.outcome for staged in run.staged], sequences_set=sequences_set,
+        tables=[staged.outcome for staged in run.staged],
+        sequences_set=sequences_set,
         manifest=run.source.trailer.get("manifest") or {},
     )
     _log_summary(result)
@@ -121,7 +125,10 @@ async def _restore_in_transaction(connection: Any, run: RestoreRun) -> int:
             "the backup does not fit the target database; nothing was changed:\n  "
             + "\n  ".join(sorted(run.problems))
         )
-    if run.options.create_missing_auth_users and run.source.header.get("format") == "taskagent-legacy":
+    if (
+        run.options.create_missing_auth_users
+        and run.source.header.get("format") == "taskagent-legacy"
+    ):
         await _create_auth_stubs(connection, run)
     chosen = await _choose_rows(connection, run)
     return await _load_all(connection, run, chosen)
@@ -156,8 +163,12 @@ async def _stage_all(connection: Any, run: RestoreRun) -> list[tuple[int, TableS
         number = len(sections) + 1
         run.progress.start(section.qualified_name, int(section.table.get("estimated_rows") or 0))
         await load.stage_rows(
-            connection, number, section.qualified_name, run.source.rows(section),
-            len(section.table.get("columns", [])), run.progress.advance,
+            connection,
+            number,
+            section.qualified_name,
+            run.source.rows(section),
+            len(section.table.get("columns", [])),
+            run.progress.advance,
         )
         run.progress.finish(section.rows_read)
         log.info("table_staged", table=section.qualified_name, rows=section.rows_read)
@@ -178,8 +189,10 @@ def _map_all(
         mapping = map_columns(section.table, target)
         run.problems += mapping.problems
         outcome = TableOutcome(
-            table=section.qualified_name, rows_in_backup=section.rows_read,
-            dropped_columns=mapping.dropped, defaulted_columns=mapping.defaulted,
+            table=section.qualified_name,
+            rows_in_backup=section.rows_read,
+            dropped_columns=mapping.dropped,
+            defaulted_columns=mapping.defaulted,
         )
         run.staged.append(
             StagedTable(number, section, mapping, outcome, _condition_for(run, section))
@@ -198,7 +211,9 @@ async def _create_auth_stubs(connection: Any, run: RestoreRun) -> None:
 def _check_selection(run: RestoreRun, sections: list[tuple[int, TableSection]]) -> None:
     restored = [section for _number, section in sections]
     for pattern in [*run.options.tables, *run.options.where]:
-        if not any(is_selected(section.schema, section.name, [pattern], []) for section in restored):
+        if not any(
+            is_selected(section.schema, section.name, [pattern], []) for section in restored
+        ):
             run.problems.append(f"{pattern}: no table of this name is in the backup")
 
 
@@ -218,7 +233,9 @@ async def _choose_rows(connection: Any, run: RestoreRun) -> list[StagedTable]:
     return chosen
 
 
-async def _pick(connection: Any, run: RestoreRun, staged: StagedTable, chosen: list[StagedTable]) -> bool:
+async def _pick(
+    connection: Any, run: RestoreRun, staged: StagedTable, chosen: list[StagedTable]
+) -> bool:
     """Select the rows of one table for a row restore; tell whether it is restored."""
     picked = {other.section.qualified_name: other for other in chosen}
     parents = []
@@ -280,8 +297,9 @@ async def _empty_tables(connection: Any, chosen: list[StagedTable]) -> None:
         return
     references = await plan.outside_references(connection, [staged.table for staged in chosen])
     if references:
-        listed = ", ".join(f"{referencing} (references {referenced})"
-                           for referencing, referenced in references)
+        listed = ", ".join(
+            f"{referencing} (references {referenced})" for referencing, referenced in references
+        )
         raise RestoreError(
             f"replacing these tables would also empty tables that are not being restored: "
             f"{listed}; add them to --tables, or restore rows with --mode insert-missing"
@@ -332,10 +350,16 @@ def _outcome_named_in(run: RestoreRun, message: str) -> TableOutcome:
 
 def _log_table(outcome: TableOutcome) -> None:
     log.info(
-        "table_restored", table=outcome.table, rows_in_backup=outcome.rows_in_backup,
-        selected=outcome.selected, inserted=outcome.inserted, replaced=outcome.replaced,
-        conflicting=outcome.conflicting, dropped_columns=outcome.dropped_columns,
-        defaulted_columns=outcome.defaulted_columns, error=outcome.error,
+        "table_restored",
+        table=outcome.table,
+        rows_in_backup=outcome.rows_in_backup,
+        selected=outcome.selected,
+        inserted=outcome.inserted,
+        replaced=outcome.replaced,
+        conflicting=outcome.conflicting,
+        dropped_columns=outcome.dropped_columns,
+        defaulted_columns=outcome.defaulted_columns,
+        error=outcome.error,
     )
     if outcome.dropped_columns:
         log.warning("columns_not_restored", table=outcome.table, columns=outcome.dropped_columns)
@@ -343,8 +367,15 @@ def _log_table(outcome: TableOutcome) -> None:
 
 def _log_summary(result: RestoreResult) -> None:
     log.info(
-        "restore_finished", backup=str(result.backup), target=result.target, mode=result.mode,
-        committed=result.committed, tables=len(result.tables), rows=result.inserted,
-        sequences=result.sequences_set, schema_created=result.schema_created,
-        seconds=round(result.seconds, 3), failed_tables=sum(1 for t in result.tables if t.error),
+        "restore_finished",
+        backup=str(result.backup),
+        target=result.target,
+        mode=result.mode,
+        committed=result.committed,
+        tables=len(result.tables),
+        rows=result.inserted,
+        sequences=result.sequences_set,
+        schema_created=result.schema_created,
+        seconds=round(result.seconds, 3),
+        failed_tables=sum(1 for t in result.tables if t.error),
     )

@@ -94,13 +94,16 @@ def read_legacy(path: Path, content: bytes) -> LegacyBackup:
     try:
         document = orjson.loads(content)
     except orjson.JSONDecodeError as error:
-        raise BackupFileError(f"{path}: not a taskagent-backup file and not valid JSON: {error}") from None
+        raise BackupFileError(
+            f"{path}: not a taskagent-backup file and not valid JSON: {error}"
+        ) from None
     metadata = document.get("metadata") if isinstance(document, dict) else None
-    version = metadata.get("version") if isinstance(metadata, dict) else None
-    if version not in SUPPORTED_VERSIONS:
+    if not isinstance(metadata, dict) or metadata.get("version") not in SUPPORTED_VERSIONS:
+        version = metadata.get("version") if isinstance(metadata, dict) else None
         raise BackupFileError(
             f"{path}: not a taskagent-backup file, and not an old TaskAgent backup "
-            f"either (metadata.version is {version!r}; supported: {', '.join(SUPPORTED_VERSIONS)})"
+            f"either (metadata.version is {version!r}; "
+            f"supported: {', '.join(SUPPORTED_VERSIONS)})"
         )
     tables: dict[str, list[dict[str, Any]]] = {}
     for name, rows in document.items():
@@ -109,7 +112,11 @@ def read_legacy(path: Path, content: bytes) -> LegacyBackup:
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise BackupFileError(f"{path}: table {name!r} is not a list of row objects")
         tables[name] = rows
-    header = {"format": "taskagent-legacy", "version": version, "created_at": metadata.get("created_at")}
+    header = {
+        "format": "taskagent-legacy",
+        "version": metadata["version"],
+        "created_at": metadata.get("created_at"),
+    }
     trailer = {"sequences": [], "schema": {"embedded": False, "reason": "old TaskAgent backup"}}
     return LegacyBackup(path=path, data=tables, header=header, trailer=trailer)
 

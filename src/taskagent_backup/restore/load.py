@@ -26,8 +26,11 @@ from taskagent_backup.snapshot.export import (
 )
 
 COPY_CHUNK_BYTES = 1 << 20
-TRIGGER_ENABLE_CLAUSES = {"O": "ENABLE TRIGGER", "A": "ENABLE ALWAYS TRIGGER",
-                          "R": "ENABLE REPLICA TRIGGER"}
+TRIGGER_ENABLE_CLAUSES = {
+    "O": "ENABLE TRIGGER",
+    "A": "ENABLE ALWAYS TRIGGER",
+    "R": "ENABLE REPLICA TRIGGER",
+}
 
 
 def stage_name(number: int) -> str:
@@ -56,7 +59,11 @@ async def _chunks(rows: Iterator[bytes], on_rows: Callable[[int], None]) -> Asyn
 
 
 async def stage_rows(
-    connection: Any, number: int, table: str, rows: Iterator[bytes], width: int,
+    connection: Any,
+    number: int,
+    table: str,
+    rows: Iterator[bytes],
+    width: int,
     on_rows: Callable[[int], None],
 ) -> None:
     """Copy ``rows`` into a new staging table and check each has ``width`` values.
@@ -68,11 +75,17 @@ async def stage_rows(
     await connection.execute(f"CREATE TEMP TABLE {name} (r jsonb) ON COMMIT DROP")
     try:
         await connection.copy_to_table(
-            name, source=_chunks(rows, on_rows), columns=["r"], format="csv",
-            delimiter=COPY_DELIMITER, quote=COPY_QUOTE,
+            name,
+            source=_chunks(rows, on_rows),
+            columns=["r"],
+            format="csv",
+            delimiter=COPY_DELIMITER,
+            quote=COPY_QUOTE,
         )
     except asyncpg.PostgresError as error:
-        raise RestoreError(f"table {table}: a row of the backup is not valid JSON: {error}") from error
+        raise RestoreError(
+            f"table {table}: a row of the backup is not valid JSON: {error}"
+        ) from error
     bad = await connection.fetchval(
         f"SELECT count(*) FROM {name} "
         "WHERE jsonb_typeof(r) <> 'array' OR jsonb_array_length(r) <> $1",
@@ -95,7 +108,10 @@ def typed_rows_sql(mapping: ColumnMapping, source: str) -> str:
 
 
 async def pick_rows(
-    connection: Any, number: int, mapping: ColumnMapping, condition: str | None,
+    connection: Any,
+    number: int,
+    mapping: ColumnMapping,
+    condition: str | None,
     parents: list[tuple[ForeignKey, str]],
 ) -> int:
     """Keep the staged rows matching ``condition`` or referencing picked parent rows.
@@ -129,7 +145,10 @@ def insert_sql(mapping: ColumnMapping, source: str, *, skip_existing: bool) -> s
     target = qualified(table.schema, table.name)
     columns = ", ".join(quote_identifier(column) for column in mapping.columns)
     overriding = " OVERRIDING SYSTEM VALUE" if mapping.overriding_system_value else ""
-    query = f"INSERT INTO {target} ({columns}){overriding} SELECT {columns} FROM ({source}) AS backup_rows"
+    query = (
+        f"INSERT INTO {target} ({columns}){overriding} "
+        f"SELECT {columns} FROM ({source}) AS backup_rows"
+    )
     if not skip_existing:
         return query
     key = table.primary_key
@@ -142,8 +161,9 @@ def insert_sql(mapping: ColumnMapping, source: str, *, skip_existing: bool) -> s
     return f"{query} ON CONFLICT DO NOTHING"
 
 
-async def insert_rows(connection: Any, mapping: ColumnMapping, source: str, *,
-                      skip_existing: bool) -> int:
+async def insert_rows(
+    connection: Any, mapping: ColumnMapping, source: str, *, skip_existing: bool
+) -> int:
     """Insert the rows of ``source`` and return how many were inserted.
 
     Raises ``RestoreError`` naming the table, the constraint and the row's
@@ -193,7 +213,9 @@ async def enable_triggers(connection: Any, triggers: list[tuple[Table, str, str]
         )
 
 
-async def set_keys_aside(connection: Any, keys: list[tuple[Table, ForeignKey]]) -> list[tuple[Table, ForeignKey]]:
+async def set_keys_aside(
+    connection: Any, keys: list[tuple[Table, ForeignKey]]
+) -> list[tuple[Table, ForeignKey]]:
     """Defer deferrable cycle keys and drop the others; return the dropped ones."""
     dropped = []
     for table, key in keys:

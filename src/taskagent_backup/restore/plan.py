@@ -92,7 +92,9 @@ async def outside_references(connection: Any, tables: list[Table]) -> list[tuple
     return [(row["referencing"], row["referenced"]) for row in rows]
 
 
-async def enabled_user_triggers(connection: Any, tables: list[Table]) -> list[tuple[Table, str, str]]:
+async def enabled_user_triggers(
+    connection: Any, tables: list[Table]
+) -> list[tuple[Table, str, str]]:
     """Return (table, trigger name, pg_trigger.tgenabled) for each enabled user trigger."""
     by_oid = {table.oid: table for table in tables}
     rows = await connection.fetch(USER_TRIGGERS_QUERY, list(by_oid))

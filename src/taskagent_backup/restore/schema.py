@@ -29,8 +29,9 @@ from taskagent_backup.errors import RestoreError
 PSQL_RESTRICT_LINE = re.compile(r"^\\(?:un)?restrict\s+\S+\s*$", re.MULTILINE)
 META_COMMAND_LINE = re.compile(r"^\\\S+", re.MULTILINE)
 CREATE_SCHEMA = re.compile(r"^CREATE SCHEMA (?!IF NOT EXISTS)", re.MULTILINE)
-POLICY_ROLES = re.compile(r"^CREATE POLICY .*? TO (.+?)(?:\s+USING\b|\s+WITH CHECK\b|;)",
-                          re.MULTILINE | re.DOTALL)
+POLICY_ROLES = re.compile(
+    r"^CREATE POLICY .*? TO (.+?)(?:\s+USING\b|\s+WITH CHECK\b|;)", re.MULTILINE | re.DOTALL
+)
 ROLE_KEYWORDS = frozenset({"public", "current_user", "session_user", "current_role"})
 
 TABLES_IN_SCHEMAS_QUERY = """
@@ -91,15 +92,18 @@ async def apply_schema(connection: Any, trailer: dict[str, Any], schemas: list[s
     try:
         await connection.execute(script)
     except asyncpg.PostgresError as error:
-        raise RestoreError(f"--create-schema: the embedded schema failed to apply: {error}") from error
+        raise RestoreError(
+            f"--create-schema: the embedded schema failed to apply: {error}"
+        ) from error
     await connection.execute("SELECT set_config('search_path', $1, false)", search_path)
 
 
 async def _check_roles(connection: Any, roles: set[str]) -> None:
     if not roles:
         return
-    present = await connection.fetch("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])",
-                                     sorted(roles))
+    present = await connection.fetch(
+        "SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", sorted(roles)
+    )
     missing = sorted(roles - {row["rolname"] for row in present})
     if missing:
         commands = " ".join(f'CREATE ROLE "{role}" NOLOGIN;' for role in missing)

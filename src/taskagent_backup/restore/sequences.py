@@ -58,7 +58,9 @@ async def reset_sequences(
         candidates.append(int(maximum) if maximum is not None else None)
         if keep_current and row["current_value"] is not None:
             candidates.append(int(row["current_value"]))
-        await _set(connection, qualified(row["schema"], row["name"]), candidates, row["start_value"])
+        await _set(
+            connection, qualified(row["schema"], row["name"]), candidates, row["start_value"]
+        )
     return len(rows)
 
 
@@ -68,4 +70,6 @@ async def _set(connection: Any, sequence: str, candidates: list[int | None], sta
     if known:
         await connection.execute("SELECT setval($1::regclass, $2, true)", sequence, max(known))
     else:
-        await connection.execute("SELECT setval($1::regclass, $2::bigint, false)", sequence, int(start))
+        await connection.execute(
+            "SELECT setval($1::regclass, $2::bigint, false)", sequence, int(start)
+        )
