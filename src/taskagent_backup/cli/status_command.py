@@ -161,8 +161,8 @@ def _lock_is_held(path: Path) -> bool:
     except OSError:
         return False
     # /proc/locks names the file as MAJOR:MINOR:INODE, the numbers in hex, hex, decimal.
-    wanted = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
-    return any(wanted in line.split() for line in locks.splitlines())
+    lock_id = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    return any(lock_id in line.split() for line in locks.splitlines())
 
 
 def _age_text(age: timedelta) -> str:
@@ -212,8 +212,8 @@ def _print_status(
             age=_age_text(now - entry.started_at), file=entry.name))
     print(_("next runs:"))
     for kind, moment in next_runs(settings, now).items():
-        shown = format_local_time(moment, zone) if moment else _("never")
-        print(_("  {kind:<14} {time}").format(kind=kind, time=shown))
+        time_text = format_local_time(moment, zone) if moment else _("never")
+        print(_("  {kind:<14} {time}").format(kind=kind, time=time_text))
     _print_daemon(daemon)
     if freshness is not None:
         _print_freshness(freshness)

@@ -1,9 +1,9 @@
 """Reading age-encrypted backups with the operator's identity files.
 
 pyrage's ``decrypt_io(reader, writer, identities)`` pushes plaintext into a
-writer; ``open_decrypted`` turns that into a readable stream by running it
-on a helper thread that feeds a bounded queue, so memory stays flat for
-backups of any size.  Identity files are those of the ``age`` tool: lines
+writer.  ``open_decrypted`` turns that into a readable stream: a helper
+thread runs ``decrypt_io`` and feeds a bounded queue, so memory stays flat
+for backups of any size.  Identity files are those of the ``age`` tool: lines
 ``AGE-SECRET-KEY-1...`` with ``#`` comments (``age-keygen`` output), or an
 unencrypted OpenSSH private key.
 """
@@ -96,7 +96,7 @@ class _DecryptedStream(io.RawIOBase):
         outcome: Any = _END
         try:
             pyrage.decrypt_io(self._raw, writer, identities)
-        except BaseException as error:  # noqa: BLE001 - handed to the reading thread
+        except BaseException as error:
             outcome = error
         while not self._closed_event.is_set():
             try:
@@ -145,9 +145,9 @@ def open_decrypted(raw: IO[bytes], path: Path, identity_paths: list[Path]) -> IO
     """Return a buffered readable stream of the plaintext of the age file ``raw``.
 
     Reading raises ``BackupFileError`` when no identity matches or the file
-    is damaged; the age format authenticates every 64 KiB chunk, so changed
-    or truncated data is never returned as valid.  Raises
-    ``BackupFileError`` at once when ``identity_paths`` is empty.
+    is damaged.  age authenticates every 64 KiB chunk and marks the last
+    one, so a changed chunk or a missing end raises before the stream ends.
+    Raises ``BackupFileError`` at once when ``identity_paths`` is empty.
     """
     if not identity_paths:
         raw.close()

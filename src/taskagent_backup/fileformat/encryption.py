@@ -156,7 +156,7 @@ class EncryptingSink:
     def abort(self) -> None:
         """Stop encrypting without finishing the stream; never raises."""
         self._aborted.set()
-        # A full queue is fine: the thread sees the abort at its next read.
+        # A full queue is fine because the thread checks the abort flag at its next read.
         with contextlib.suppress(queue.Full):
             self._chunks.put_nowait(None)
         self._thread.join(timeout=5)
