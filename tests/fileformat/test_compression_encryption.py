@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from taskagent_backup.backup import run_backup
 from taskagent_backup.catalog import scan_directory
 from taskagent_backup.errors import BackupFileError, ConfigError
+from taskagent_backup.fileformat.decryption import open_decrypted
 from taskagent_backup.fileformat.encryption import EncryptingSink
 from taskagent_backup.fileformat.reader import read_backup
 from taskagent_backup.settings import load_settings
@@ -225,3 +227,65 @@ def test_encrypting_sink_memory_flat() -> None:
 
     # 32 times the data may cost queue buffers (8 chunks of 1 MiB), not a copy.
     assert large - small < 16 * 1024, f"peak RSS {small} KiB for 16 MiB, {large} KiB for 512 MiB"
+
+
+DECRYPT_MEMORY_SCRIPT = """
+import os, resource, sys, pyrage
+from pathlib import Path
+from taskagent_backup.fileformat.decryption import open_decrypted
+from taskagent_backup.fileformat.encryption import EncryptingSink
+
+directory, megabytes = Path(sys.argv[1]), int(sys.argv[2])
+identity = pyrage.x25519.Identity.generate()
+(directory / "key.txt").write_text(str(identity) + "\\n")
+with (directory / "data.age").open("wb") as stream:
+    sink = EncryptingSink(stream, [str(identity.to_public())])
+    block = os.urandom(1 << 20)
+    for _ in range(megabytes):
+        sink.write(block)
+    sink.close()
+plain = open_decrypted((directory / "data.age").open("rb"), directory / "data.age",
+                       [directory / "key.txt"])
+total = 0
+while chunk := plain.read(1 << 16):
+    total += len(chunk)
+assert total == megabytes << 20, total
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def decrypt_peak_rss_kib(directory: Path, megabytes: int) -> int:
+    directory.mkdir()
+    output = subprocess.run(
+        [sys.executable, "-c", DECRYPT_MEMORY_SCRIPT, str(directory), str(megabytes)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout
+    return int(output.strip().splitlines()[-1])
+
+
+def test_decryption_memory_flat(tmp_path: Path) -> None:
+    small = decrypt_peak_rss_kib(tmp_path / "small", 8)
+    large = decrypt_peak_rss_kib(tmp_path / "large", 256)
+
+    assert large - small < 16 * 1024, f"peak RSS {small} KiB for 8 MiB, {large} KiB for 256 MiB"
+
+
+def test_decryption_closed_early_stops_thread(tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    key, public = generate_key(tmp_path)
+    path = tmp_path / "data.age"
+    with path.open("wb") as stream:
+        sink = EncryptingSink(stream, [public])
+        for _ in range(64):
+            sink.write(b"r" * (1 << 20))
+        sink.close()
+    before = threading.active_count()
+
+    plain = open_decrypted(path.open("rb"), path, [key])
+    assert plain.read(10) == b"r" * 10
+    plain.close()
+
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
