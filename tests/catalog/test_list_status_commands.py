@@ -58,12 +58,17 @@ def test_status_no_backup_exits_stale(tmp_path: Path) -> None:
     assert status(config, "--max-age", "26h") == EXIT_STALE
 
 
-def test_status_damaged_newest_counts_older_good(tmp_path: Path) -> None:
+def test_status_damaged_newest_counts_older_good(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path)
     write_backup(tmp_path / "backups", "daily", hours_ago(30))
     truncate(write_backup(tmp_path / "backups", "daily", hours_ago(1)))
 
-    assert status(config, "--max-age", "26h") == EXIT_STALE
+    exit_code = status(config, "--max-age", "26h")
+
+    assert exit_code == EXIT_STALE
+    assert "damaged or failed verification: 1" in capsys.readouterr().out
 
 
 def test_status_without_max_age_exits_zero(tmp_path: Path) -> None:

@@ -78,21 +78,38 @@ class DaemonState:
     backup_in_progress: bool
 
 
+@dataclass(frozen=True)
+class StatusReport:
+    """Everything ``status`` prints, computed once for the text and JSON forms."""
+
+    now: datetime
+    newest: dict[str, BackupEntry | None]
+    unusable: list[BackupEntry]
+    daemon: DaemonState
+    freshness: dict[str, Any] | None
+
+
 def handle(arguments: argparse.Namespace) -> int:
     """Print the status and return 0, or ``EXIT_STALE`` when ``--max-age`` is exceeded."""
     settings = load_settings(arguments.config)
     now = datetime.now(UTC)
     entries = scan_directory(settings.backup.directory)
     newest = {kind: newest_good(entries, kind) for kind in KINDS}
-    daemon = daemon_state(settings.backup.directory)
-    freshness = _check_freshness(newest, arguments.kind or list(KINDS), arguments.max_age, now)
+    report = StatusReport(
+        now=now,
+        newest=newest,
+        unusable=[entry for entry in entries if entry.state == "damaged" or
+                  entry.verified is False],
+        daemon=daemon_state(settings.backup.directory),
+        freshness=_check_freshness(newest, arguments.kind or list(KINDS), arguments.max_age, now),
+    )
     if arguments.json:
-        document = _status_document(settings, newest, daemon, freshness, now)
+        document = _status_document(settings, report)
         sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     else:
-        _print_status(settings, newest, daemon, freshness, now)
+        _print_status(settings, report)
 
-    return EXIT_STALE if freshness is not None and not freshness["ok"] else 0
+    return EXIT_STALE if report.freshness is not None and not report.freshness["ok"] else 0
 
 
 def _check_freshness(
@@ -174,49 +191,50 @@ def _age_text(age: timedelta) -> str:
     return _("{days}d {hours}h {minutes}m").format(days=days, hours=hours, minutes=rest // 60)
 
 
-def _status_document(
-    settings: Settings, newest: dict[str, BackupEntry | None], daemon: DaemonState,
-    freshness: dict[str, Any] | None, now: datetime,
-) -> dict[str, Any]:
+def _status_document(settings: Settings, report: StatusReport) -> dict[str, Any]:
+    now = report.now
     backups = {
         kind: None if entry is None else {
             **entry.to_json(), "age_seconds": int((now - entry.started_at).total_seconds()),
         }
-        for kind, entry in newest.items()
+        for kind, entry in report.newest.items()
     }
     runs = {kind: moment.isoformat() if moment else None
             for kind, moment in next_runs(settings, now).items()}
+    daemon = report.daemon
     return {
         "directory": str(settings.backup.directory),
         "now": now.isoformat().replace("+00:00", "Z"),
         "newest_good": backups,
+        "unusable": [{"name": entry.name, "state": entry.state, "detail": entry.detail,
+                      "verified": entry.verified} for entry in report.unusable],
         "next_runs": runs,
         "daemon": {"running": daemon.running, "pid": daemon.pid,
                    "backup_in_progress": daemon.backup_in_progress},
-        "max_age": freshness,
+        "max_age": report.freshness,
     }
 
 
-def _print_status(
-    settings: Settings, newest: dict[str, BackupEntry | None], daemon: DaemonState,
-    freshness: dict[str, Any] | None, now: datetime,
-) -> None:
+def _print_status(settings: Settings, report: StatusReport) -> None:
     zone = settings.schedule.zone()
     print(_("newest good backups in {directory}:").format(directory=settings.backup.directory))
-    for kind, entry in newest.items():
+    for kind, entry in report.newest.items():
         if entry is None:
             print(_("  {kind:<14} none").format(kind=kind))
             continue
         print(_("  {kind:<14} {time}  age {age}  {file}").format(
             kind=kind, time=format_local_time(entry.started_at, zone),
-            age=_age_text(now - entry.started_at), file=entry.name))
+            age=_age_text(report.now - entry.started_at), file=entry.name))
+    if report.unusable:
+        print(_("damaged or failed verification: {count} (run 'taskagent-backup list')").format(
+            count=len(report.unusable)))
     print(_("next runs:"))
-    for kind, moment in next_runs(settings, now).items():
+    for kind, moment in next_runs(settings, report.now).items():
         time_text = format_local_time(moment, zone) if moment else _("never")
         print(_("  {kind:<14} {time}").format(kind=kind, time=time_text))
-    _print_daemon(daemon)
-    if freshness is not None:
-        _print_freshness(freshness)
+    _print_daemon(report.daemon)
+    if report.freshness is not None:
+        _print_freshness(report.freshness)
 
 
 def _print_daemon(daemon: DaemonState) -> None:
