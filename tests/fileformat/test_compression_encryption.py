@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -9,8 +10,10 @@ import threading
 import time
 from pathlib import Path
 
+import pyrage
 import pytest
 
+from taskagent_backup.atomic import PARTIAL_SUFFIX
 from taskagent_backup.backup import run_backup
 from taskagent_backup.catalog import scan_directory
 from taskagent_backup.errors import BackupFileError, ConfigError
@@ -18,7 +21,7 @@ from taskagent_backup.fileformat.decryption import open_decrypted
 from taskagent_backup.fileformat.encryption import EncryptingSink
 from taskagent_backup.fileformat.reader import read_backup
 from taskagent_backup.settings import load_settings
-from tests.conftest import make_settings
+from tests.conftest import NewDatabase, connect_to, make_settings
 
 JQ_CHECK = (
     ".trailer.complete and "
@@ -289,3 +292,35 @@ def test_decryption_closed_early_stops_thread(tmp_path: Path) -> None:
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert threading.active_count() == before
+
+
+async def test_cancelled_encrypted_backup_leaves_nothing(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    dsn = await new_database("cancelled")
+    connection = await connect_to(dsn)
+    try:
+        await connection.execute(
+            "CREATE TABLE bulky (id int PRIMARY KEY, body text);"
+            "INSERT INTO bulky SELECT g, md5(random()::text) || md5(random()::text) "
+            "FROM generate_series(1, 300000) g"
+        )
+    finally:
+        await connection.close()
+    public = str(pyrage.x25519.Identity.generate().to_public())
+    settings = make_settings(dsn, tmp_path, database={"schemas": ["public"]},
+                             backup={"encrypt_to": [public], "embed_schema": False})
+    threads_before = threading.active_count()
+
+    task = asyncio.create_task(run_backup(settings, "manual"))
+    deadline = time.monotonic() + 30
+    while not any(path.stat().st_size > 0 for path in tmp_path.glob(f".*{PARTIAL_SUFFIX}")):
+        assert time.monotonic() < deadline, "the backup never started writing"
+        assert not task.done(), "the backup finished before it could be cancelled"
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert [path.name for path in tmp_path.iterdir() if path.is_file()] == []
+    assert threading.active_count() <= threads_before
