@@ -61,9 +61,11 @@ class BackupEntry:
     """One backup file as read by the catalog.
 
     ``started_at`` is the UTC start recorded in the name.  ``tables`` and
-    ``rows`` are ``None`` when the content could not be read.  ``verified``
-    and ``drilled`` are ``True`` or ``False`` for the latest check record
-    of this file and size, or ``None`` when it was never checked.
+    ``rows`` are ``None`` when the content could not be read.  ``sha256``
+    is the digest of the file's bytes as stored (``sha256sum`` prints the
+    same).  ``verified`` and ``drilled`` are ``True`` or ``False`` for the
+    latest check record of this file and size, or ``None`` when it was
+    never checked.
     """
 
     name: str
@@ -100,12 +102,13 @@ class BackupEntry:
 def scan_directory(
     directory: Path, identity_paths: list[Path] | None = None, use_index: bool = True
 ) -> list[BackupEntry]:
-    """Return an entry for every file in ``directory`` whose name is a backup name.
+    """Read every file in ``directory`` whose name is a backup name into an entry.
 
-    Entries are sorted by ``started_at``, oldest first.  Files with other
-    names are ignored.  With ``identity_paths``, encrypted files are
-    decrypted and checked like the others.  Never raises for a bad backup
-    file; a missing directory gives an empty list.
+    Returns the entries sorted by ``started_at``, oldest first, and, with
+    ``use_index``, rewrites the index.  Files with other names are ignored.
+    With ``identity_paths``, encrypted files are decrypted and checked like
+    the others.  A bad backup file becomes a damaged or foreign entry
+    instead of an error, and a missing directory gives an empty list.
     """
     index = _load_index(directory) if use_index else {}
     checks = latest_checks(directory)
