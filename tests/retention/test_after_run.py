@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from taskagent_backup.cli.main import main
 from taskagent_backup.errors import DatabaseError
@@ -96,3 +97,23 @@ def test_prune_deletes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"deleted {old[-1].name}" in output
     assert not old[-1].exists()
     assert "1 deleted, 8 good backups kept" in output
+
+
+async def test_ten_days_of_failures_then_success(taskagent_dsn: str, tmp_path: Path) -> None:
+    good = await run_once(make_settings(taskagent_dsn, tmp_path), "daily")
+    unreachable = make_settings("postgresql://app@/db?host=/nonexistent&port=5999", tmp_path,
+                                backup={"free_space_reserve_mb": 0})
+
+    for day in range(1, 11):
+        with (
+            time_machine.travel(good.started_at + timedelta(days=day)),
+            pytest.raises(DatabaseError),
+        ):
+            await run_once(unreachable, "daily")
+        assert good.path.exists(), f"day {day}"
+
+    with time_machine.travel(good.started_at + timedelta(days=11)):
+        latest = await run_once(make_settings(taskagent_dsn, tmp_path), "daily")
+
+    assert latest.path.exists()
+    assert good.path.exists(), "fewer than daily_days dailies: none is aged out"
