@@ -38,7 +38,7 @@ DRILL_DATABASE_PREFIX = "taskagent_backup_drill_"
 
 @dataclass
 class DrillResult:
-    """The outcome of one restore drill; ``detail`` says what failed, if anything."""
+    """The outcome of one restore drill; ``detail`` describes the failure, if any."""
 
     path: Path
     ok: bool
@@ -66,7 +66,7 @@ async def drill_backup(
     Returns the result, failed when the restore or a fingerprint failed.
     Raises ``DatabaseError`` without recording anything when the scratch
     database cannot be created (e.g. the role lacks CREATEDB), because
-    that says nothing about the backup.
+    that is no fault of the backup.
     """
     started = time.monotonic()
     server = settings.database.target()

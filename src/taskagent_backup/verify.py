@@ -2,10 +2,10 @@
 
 ``verify_backup`` reads the whole file.  The reader checks the format
 version, each table's row count and SHA-256 against the totals written
-after its rows, and that the document ends with a trailer; this module
-adds that each row is strict JSON with one value per column, each value a
-string or null, and that the trailer's manifest lists exactly the tables
-read with the same totals and says the backup is complete.
+after its rows, and that the document ends with a trailer.  This module
+also checks that each row is strict JSON with one value per column, each a
+string or null.  The trailer's manifest must list exactly the tables read,
+with the same totals, and must mark the backup complete.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _check_rows(reader: BackupReader, section: TableSection, progress: Progress)
         if not isinstance(values, list) or len(values) != width:
             raise reader.fail(
                 f"table {section.qualified_name}: row does not have {width} values "
-                "as the table's description says"
+                "as the table's description declares"
             )
         if not all(value is None or isinstance(value, str) for value in values):
             raise reader.fail(
@@ -108,7 +108,7 @@ def _check_trailer(reader: BackupReader, checks: list[TableCheck]) -> None:
             raise BackupFileError(f"{where}: table {name} is in the file but not in the manifest")
         if manifest[name] != found[name]:
             raise BackupFileError(
-                f"{where}: table {name}: the manifest says {manifest[name]['rows']} rows with "
+                f"{where}: table {name}: the manifest records {manifest[name]['rows']} rows with "
                 f"SHA-256 {manifest[name]['sha256']}, the file has {found[name]['rows']} rows "
                 f"with SHA-256 {found[name]['sha256']}"
             )
@@ -141,6 +141,6 @@ def verify_and_record(
 
 
 def _record(path: Path, *, ok: bool, detail: str) -> None:
-    # A missing file cannot carry a record: the error already says so.
+    # A missing file cannot carry a record, and the error already reports it.
     if path.is_file():
         record_check(path, "verify", ok, detail)

@@ -96,7 +96,7 @@ async def test_verify_manifest_mismatch_fails(taskagent_dsn: str, tmp_path: Path
     with pytest.raises(BackupFileError) as caught:
         verify_backup(path)
 
-    assert "trailer: table auth.users: the manifest says 6 rows" in str(caught.value)
+    assert "trailer: table auth.users: the manifest records 6 rows" in str(caught.value)
 
 
 async def test_verify_row_with_wrong_width_fails(taskagent_dsn: str, tmp_path: Path) -> None:

@@ -30,6 +30,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("backup", type=Path, help=_("backup file to restore"))
+    _add_selection_arguments(parser)
+    _add_behaviour_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-dsn",
         default=None,
@@ -55,6 +61,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help=_("also restore the rows of other tables that reference the chosen rows"),
     )
+
+
+def _add_behaviour_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=RESTORE_MODES,
@@ -87,7 +96,6 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         default=[],
         help=_("age identity file to decrypt an encrypted backup; may be repeated"),
     )
-    parser.set_defaults(handler=handle)
 
 
 def parse_where(items: list[str]) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Map a backup's columns onto the target table's columns by name.
 
 A backup taken before a migration restores into the migrated schema when
-every column it still has keeps a compatible type: columns the target added
-get their defaults, columns the target dropped are reported, and stored
+every column it still has keeps a compatible type.  Columns the target added
+get their defaults, and columns the target dropped are reported.  Stored
 generated columns are left for PostgreSQL to compute.  Incompatible types
 make the whole restore fail with one line per column and table.
 """
@@ -30,7 +30,7 @@ WIDER_TYPES = {
 
 @dataclass
 class ColumnMapping:
-    """Which value of a backup row goes into which target column."""
+    """The mapping from positions in a backup row to target columns."""
 
     table: TargetTable
     positions: list[int] = field(default_factory=list)

@@ -67,7 +67,7 @@ class RestoreRun:
 async def run_restore(
     path: Path, target: ConnectionTarget, options: RestoreOptions, progress: Progress | None = None
 ) -> RestoreResult:
-    """Restore the backup at ``path`` into ``target`` as ``options`` say.
+    """Restore the backup at ``path`` into ``target`` as ``options`` specify.
 
     Returns the per-table outcome; with ``options.dry_run`` nothing is
     committed.  Raises ``BackupFileError`` for a damaged file,
@@ -134,7 +134,7 @@ async def _restore_in_transaction(connection: Any, run: RestoreRun) -> int:
     return await _load_all(connection, run, chosen)
 
 
-def _wanted(run: RestoreRun, section: TableSection) -> bool:
+def _is_requested(run: RestoreRun, section: TableSection) -> bool:
     options = run.options
     if not options.tables and not options.where:
         return True
@@ -158,7 +158,7 @@ async def _stage_all(connection: Any, run: RestoreRun) -> list[tuple[int, TableS
     """
     sections: list[tuple[int, TableSection]] = []
     for section in run.source.tables():
-        if not _wanted(run, section):
+        if not _is_requested(run, section):
             continue
         number = len(sections) + 1
         run.progress.start(section.qualified_name, int(section.table.get("estimated_rows") or 0))
@@ -267,11 +267,17 @@ async def _load_all(connection: Any, run: RestoreRun, chosen: list[StagedTable])
 
     triggers = await plan.enabled_user_triggers(connection, tables)
     await load.disable_triggers(connection, triggers)
+    indexes: list[tuple[str, str]] = []
     if mode == "replace":
         await _empty_tables(connection, chosen)
-    dropped = await load.set_keys_aside(connection, set_aside)
+        # Whole tables load like pg_restore does: keys and plain indexes come after the rows.
+        set_aside = [(table, key) for table in tables for key in table.foreign_keys]
+        indexes = await plan.rebuildable_indexes(connection, tables)
+        await load.drop_indexes(connection, indexes)
+    dropped = await load.set_keys_aside(connection, set_aside, drop_all=mode == "replace")
     for table in order:
         await _load_one(connection, run, by_name[table.qualified_name], mode)
+    await load.create_indexes(connection, indexes)
     await _dry_run_guard(run, load.restore_keys(connection, dropped))
     await load.enable_triggers(connection, triggers)
 

@@ -129,10 +129,10 @@ async def create_auth_user_stubs(connection: Any, stage: str, description: dict[
     creation time.  Returns the number of rows created.
     """
     columns = [column["name"] for column in description["columns"]]
-    wanted = [name for name in ("id", "email", "created_at") if name in columns]
-    values = ", ".join(f"(r->>{columns.index(name)})::{_AUTH_TYPES[name]}" for name in wanted)
+    present = [name for name in ("id", "email", "created_at") if name in columns]
+    values = ", ".join(f"(r->>{columns.index(name)})::{_AUTH_TYPES[name]}" for name in present)
     status = await connection.execute(
-        f"INSERT INTO auth.users ({', '.join(wanted)}) SELECT {values} FROM {stage} "
+        f"INSERT INTO auth.users ({', '.join(present)}) SELECT {values} FROM {stage} "
         "ON CONFLICT (id) DO NOTHING"
     )
     return int(status.split()[-1])

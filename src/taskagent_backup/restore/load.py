@@ -214,13 +214,18 @@ async def enable_triggers(connection: Any, triggers: list[tuple[Table, str, str]
 
 
 async def set_keys_aside(
-    connection: Any, keys: list[tuple[Table, ForeignKey]]
+    connection: Any, keys: list[tuple[Table, ForeignKey]], *, drop_all: bool = False
 ) -> list[tuple[Table, ForeignKey]]:
-    """Defer deferrable cycle keys and drop the others; return the dropped ones."""
+    """Defer deferrable keys and drop the others; return the dropped ones.
+
+    With ``drop_all`` deferrable keys are dropped too.  Re-adding a key
+    checks all its rows in one query, which is much faster for whole tables
+    than the per-row checks of a key that stays in place.
+    """
     dropped = []
     for table, key in keys:
         constraint = qualified(table.schema, key.name)
-        if key.deferrable:
+        if key.deferrable and not drop_all:
             await connection.execute(f"SET CONSTRAINTS {constraint} DEFERRED")
             continue
         await connection.execute(
@@ -248,3 +253,25 @@ async def restore_keys(connection: Any, dropped: list[tuple[Table, ForeignKey]])
         await connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
     except asyncpg.PostgresError as error:
         raise load_error(getattr(error, "table_name", None) or "(deferred key)", error) from error
+
+
+async def drop_indexes(connection: Any, indexes: list[tuple[str, str]]) -> None:
+    """Drop the named indexes; ``create_indexes`` builds them again after loading."""
+    for name, _definition in indexes:
+        await connection.execute(f"DROP INDEX {name}")
+
+
+async def create_indexes(connection: Any, indexes: list[tuple[str, str]]) -> None:
+    """Build the indexes dropped by ``drop_indexes``.
+
+    Raises ``RestoreError`` naming the index when it cannot be built, e.g.
+    a unique index that the restored rows violate.
+    """
+    for name, definition in indexes:
+        try:
+            await connection.execute(definition)
+        except asyncpg.PostgresError as error:
+            detail = getattr(error, "detail", None)
+            raise RestoreError(
+                f"rebuilding index {name} failed: {error}" + (f"; {detail}" if detail else "")
+            ) from error

@@ -12,7 +12,7 @@ RESTORE_MODES: tuple[RestoreMode, ...] = ("replace", "insert-missing", "fail-on-
 
 @dataclass
 class RestoreOptions:
-    """What to restore and how.
+    """The tables, rows and mode of one restore.
 
     ``tables`` empty and ``where`` empty means every table of the backup.
     ``mode`` of ``None`` picks ``replace`` for whole tables and
@@ -37,7 +37,7 @@ class RestoreOptions:
 
 @dataclass
 class TableOutcome:
-    """What happened, or would happen in a dry run, to one table."""
+    """The outcome for one table, or the expected outcome in a dry run."""
 
     table: str
     rows_in_backup: int = 0

@@ -4,9 +4,10 @@ The SQL runs inside the restore's transaction, so a failure leaves the
 target database as it was.  Three adjustments make pg_dump's plain output
 run outside psql:
 
-* pg_dump 15.14, 16.10, 17.6 and newer write the psql meta-commands
-  ``\\restrict KEY`` and ``\\unrestrict KEY`` around the script; they only
-  guard psql against injected meta-commands and are removed.
+* pg_dump from the August 2025 minor releases on (15.14 here) writes the
+  psql meta-commands ``\\restrict KEY`` and ``\\unrestrict KEY`` around the
+  script.  They only guard psql against injected meta-commands, so they are
+  removed.
 * ``CREATE SCHEMA public`` fails in a new database, which already has it,
   so schemas are created with ``IF NOT EXISTS``.
 * The script empties ``search_path`` for the session; the restore puts the

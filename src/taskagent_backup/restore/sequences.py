@@ -1,9 +1,9 @@
 """Move serial and identity sequences past the restored rows.
 
 After loading, each sequence owned by a column of a restored table is set
-to the greatest of the column's maximum, the value recorded in the backup
-and, for row restores, its current value, so the next insert does not
-collide.  A sequence with none of these starts over (``is_called`` false).
+so the next insert does not collide.  The value is the greatest of the
+column's maximum, the value recorded in the backup and, for row restores,
+the sequence's current value.  A sequence with none of these starts over (``is_called`` false).
 """
 
 from __future__ import annotations

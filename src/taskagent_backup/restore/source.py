@@ -14,7 +14,7 @@ SNIFF_BYTES = 256
 
 
 class BackupSource(Protocol):
-    """What the restore reads: ``BackupReader`` and ``LegacyBackup`` both fit."""
+    """The interface the restore reads, provided by ``BackupReader`` and ``LegacyBackup``."""
 
     path: Path
     header: dict[str, Any]
