@@ -111,6 +111,9 @@ class ScheduleSettings(_Section):
     daily: str = "0 2 * * *"
     weekly: str = "0 1 * * mon"
     misfire_grace_seconds: int = Field(default=3600, ge=1)
+    # Seconds between attempts after a scheduled run failed (database down,
+    # lock held); attempts stop once the kind's next regular run is due.
+    retry_seconds: int = Field(default=600, ge=10)
     drill: DrillPolicy = "off"
 
     @field_validator("timezone")
