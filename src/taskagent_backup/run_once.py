@@ -8,6 +8,7 @@ import uuid
 import structlog
 
 from taskagent_backup.backup import BackupResult, run_backup
+from taskagent_backup.lock import backup_lock
 from taskagent_backup.retention import apply_retention
 from taskagent_backup.settings import Settings
 
@@ -17,12 +18,16 @@ log = structlog.get_logger(__name__)
 async def run_once(settings: Settings, kind: str, label: str | None = None) -> BackupResult:
     """Take one backup of ``kind`` and log one summary event.
 
+    Holds the backup lock of the backup directory during the run, so a
+    second runner raises ``LockHeldError`` (exit 75) instead of waiting.
     After a successful backup, applies the retention policy to the backup
-    directory, sparing the new file.  Raises what ``run_backup`` raises,
-    after logging the failure.
+    directory, sparing the new file.  Raises what ``run_backup`` raises.
     """
     run_id = uuid.uuid4().hex[:12]
-    with structlog.contextvars.bound_contextvars(run_id=run_id, kind=kind):
+    with (
+        structlog.contextvars.bound_contextvars(run_id=run_id, kind=kind),
+        backup_lock(settings.backup.directory),
+    ):
         log.info("backup_started", label=label)
         result = await run_backup(settings, kind, label)
         log.info(
