@@ -37,7 +37,7 @@ import orjson
 import structlog
 
 from taskagent_backup.checks import STATE_DIRECTORY_NAME, CheckRecord, latest_checks
-from taskagent_backup.errors import BackupFileError
+from taskagent_backup.errors import AgeIdentityError, BackupFileError
 from taskagent_backup.fileformat.reader import AGE_MAGIC, read_backup
 from taskagent_backup.naming import parse_backup_file_name
 
@@ -181,6 +181,10 @@ def _read_entry(path: Path, size: int, mtime_ns: int, identity_paths: list[Path]
 def _read_content(entry: BackupEntry, identity_paths: list[Path]) -> BackupEntry:
     try:
         reader = read_backup(entry.path, identity_paths)
+    except AgeIdentityError as error:
+        # A wrong key says nothing about the file: judge it as without a key.
+        inspected = _inspect_encrypted(entry)
+        return replace(inspected, detail=f"{inspected.detail} ({error})")
     except BackupFileError as error:
         state: State = "foreign" if _is_foreign(str(error)) else "damaged"
         return replace(entry, state=state, detail=str(error))

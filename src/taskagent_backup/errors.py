@@ -11,6 +11,7 @@ carries the process exit code that the command-line entry points use::
     │   └── DiskSpaceError          exit 73 (EX_CANTCREAT): not enough free space
     ├── LockHeldError               exit 75 (EX_TEMPFAIL): another backup is running
     ├── BackupFileError             exit 65 (EX_DATAERR): a backup file is invalid
+    │   └── AgeIdentityError        no given age identity can decrypt the file
     └── RestoreError                exit 1: a restore was rolled back
 
 asyncpg and SQLAlchemy errors are translated into ``DatabaseError`` at the
@@ -80,6 +81,13 @@ class BackupFileError(BackupToolError):
     """A backup file is truncated, edited, of an unknown version or unreadable."""
 
     exit_code = EX_DATAERR
+
+
+class AgeIdentityError(BackupFileError):
+    """No given age identity decrypts the backup, or an identity file is invalid.
+
+    The file itself may be fine, so the catalog does not mark it damaged.
+    """
 
 
 class RestoreError(BackupToolError):

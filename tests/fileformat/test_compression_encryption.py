@@ -16,7 +16,7 @@ import pytest
 from taskagent_backup.atomic import PARTIAL_SUFFIX
 from taskagent_backup.backup import run_backup
 from taskagent_backup.catalog import scan_directory
-from taskagent_backup.errors import BackupFileError, ConfigError
+from taskagent_backup.errors import AgeIdentityError, BackupFileError, ConfigError
 from taskagent_backup.fileformat.decryption import open_decrypted
 from taskagent_backup.fileformat.encryption import EncryptingSink
 from taskagent_backup.fileformat.reader import read_backup
@@ -49,6 +49,10 @@ def generate_key(directory: Path) -> tuple[Path, str]:
         ["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True
     ).stdout.strip()
     return key, public
+
+
+def threads_named(name: str) -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == name]
 
 
 def read_all_rows(path: Path, identities: list[Path] | None = None) -> int:
@@ -128,6 +132,22 @@ async def test_encrypted_backup_catalog_without_key(taskagent_dsn: str, tmp_path
     assert opened.rows == result.rows
 
 
+async def test_catalog_wrong_identity_not_damaged(taskagent_dsn: str, tmp_path: Path) -> None:
+    require_tools("age-keygen")
+    _key, public = generate_key(tmp_path / "right")
+    wrong_key, _public = generate_key(tmp_path / "wrong")
+    directory = tmp_path / "backups"
+    settings = make_settings(taskagent_dsn, directory, backup={"encrypt_to": [public]})
+    await run_backup(settings, "daily")
+
+    [with_wrong_key] = scan_directory(directory, [wrong_key])
+    [later_without_key] = scan_directory(directory)
+
+    assert with_wrong_key.state == "encrypted"
+    assert "none of the given identities" in with_wrong_key.detail
+    assert later_without_key.counts
+
+
 def test_decrypt_wrong_or_missing_identity_fails(tmp_path: Path) -> None:
     require_tools("age-keygen")
     _key, public = generate_key(tmp_path / "right")
@@ -138,9 +158,9 @@ def test_decrypt_wrong_or_missing_identity_fails(tmp_path: Path) -> None:
         sink.write(b"not even a backup\n")
         sink.close()
 
-    with pytest.raises(BackupFileError, match="--identity"):
+    with pytest.raises(AgeIdentityError, match="--identity"):
         read_backup(path)
-    with pytest.raises(BackupFileError, match="none of the given identities"):
+    with pytest.raises(AgeIdentityError, match="none of the given identities"):
         read_backup(path, [wrong_key])
 
 
@@ -171,13 +191,12 @@ def test_invalid_recipient_is_config_error(tmp_path: Path) -> None:
 def test_encrypting_sink_abort_stops_thread(tmp_path: Path) -> None:
     require_tools("age-keygen")
     _key, public = generate_key(tmp_path)
-    before = threading.active_count()
     with (tmp_path / "out.age").open("wb") as stream:
         sink = EncryptingSink(stream, [public])
         sink.write(b"x" * 100_000)
         sink.abort()
 
-    assert threading.active_count() == before
+    assert threads_named("backup-encryption") == []
 
 
 def test_encrypting_sink_reports_disk_full(tmp_path: Path) -> None:
@@ -282,16 +301,16 @@ def test_decryption_closed_early_stops_thread(tmp_path: Path) -> None:
         for _ in range(64):
             sink.write(b"r" * (1 << 20))
         sink.close()
-    before = threading.active_count()
 
     plain = open_decrypted(path.open("rb"), path, [key])
     assert plain.read(10) == b"r" * 10
+    assert threads_named("backup-decryption") != []
     plain.close()
 
     deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while threads_named("backup-decryption") and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert threading.active_count() == before
+    assert threads_named("backup-decryption") == []
 
 
 async def test_cancelled_encrypted_backup_leaves_nothing(
@@ -310,7 +329,6 @@ async def test_cancelled_encrypted_backup_leaves_nothing(
     public = str(pyrage.x25519.Identity.generate().to_public())
     settings = make_settings(dsn, tmp_path, database={"schemas": ["public"]},
                              backup={"encrypt_to": [public], "embed_schema": False})
-    threads_before = threading.active_count()
 
     task = asyncio.create_task(run_backup(settings, "manual"))
     deadline = time.monotonic() + 30
@@ -323,4 +341,4 @@ async def test_cancelled_encrypted_backup_leaves_nothing(
         await task
 
     assert [path.name for path in tmp_path.iterdir() if path.is_file()] == []
-    assert threading.active_count() <= threads_before
+    assert threads_named("backup-encryption") == []

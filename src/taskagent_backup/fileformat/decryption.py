@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import pyrage
 
-from taskagent_backup.errors import BackupFileError
+from taskagent_backup.errors import AgeIdentityError, BackupFileError
 
 MAX_QUEUED_CHUNKS = 8
 AGE_SECRET_KEY_PREFIX = "AGE-SECRET-KEY-"
@@ -28,7 +28,7 @@ _END = object()
 def load_identities(identity_paths: list[Path]) -> list[Any]:
     """Read every identity from ``identity_paths``.
 
-    Raises ``BackupFileError`` naming the file when one cannot be read or
+    Raises ``AgeIdentityError`` naming the file when one cannot be read or
     contains no usable identity.
     """
     identities: list[Any] = []
@@ -36,7 +36,7 @@ def load_identities(identity_paths: list[Path]) -> list[Any]:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise BackupFileError(f"identity file {path}: cannot read: {error}") from error
+            raise AgeIdentityError(f"identity file {path}: cannot read: {error}") from error
         identities += _parse_identity_file(path, text)
     return identities
 
@@ -51,7 +51,7 @@ def _parse_identity_file(path: Path, text: str) -> list[Any]:
             ]
         return [pyrage.ssh.Identity.from_buffer(text.encode())]
     except pyrage.IdentityError as error:
-        raise BackupFileError(
+        raise AgeIdentityError(
             f"identity file {path}: not a valid age or unencrypted SSH identity: {error}"
         ) from error
 
@@ -126,7 +126,7 @@ class _DecryptedStream(io.RawIOBase):
     def _describe(self, error: BaseException) -> BackupFileError:
         reason = str(error)
         if "No matching keys" in reason:
-            return BackupFileError(
+            return AgeIdentityError(
                 f"{self._path}: none of the given identities can decrypt this backup; "
                 "pass the identity file whose public key was in backup.encrypt_to"
             )
@@ -144,22 +144,23 @@ class _DecryptedStream(io.RawIOBase):
 def open_decrypted(raw: IO[bytes], path: Path, identity_paths: list[Path]) -> IO[bytes]:
     """Return a buffered readable stream of the plaintext of the age file ``raw``.
 
-    Reading raises ``BackupFileError`` when no identity matches or the file
-    is damaged.  age authenticates every 64 KiB chunk and marks the last
-    one, so a changed chunk or a missing end raises before the stream ends.
-    Raises ``BackupFileError`` at once when ``identity_paths`` is empty.
+    Reading raises ``AgeIdentityError`` when no identity matches and
+    ``BackupFileError`` when the file is damaged.  age authenticates every
+    64 KiB chunk and marks the last one, so a changed chunk or a missing
+    end raises before the stream ends.
+    Raises ``AgeIdentityError`` at once when ``identity_paths`` is empty.
     """
     if not identity_paths:
         raw.close()
-        raise BackupFileError(
+        raise AgeIdentityError(
             f"{path} is encrypted with age; pass the private key with --identity FILE"
         )
     try:
         identities = load_identities(identity_paths)
-    except BackupFileError:
+    except AgeIdentityError:
         raw.close()
         raise
     if not identities:
         raw.close()
-        raise BackupFileError(f"no identity found in {', '.join(map(str, identity_paths))}")
+        raise AgeIdentityError(f"no identity found in {', '.join(map(str, identity_paths))}")
     return io.BufferedReader(_DecryptedStream(raw, path, identities), 1 << 20)
