@@ -38,10 +38,20 @@ async def run_once(settings: Settings, kind: str, label: str | None = None) -> B
             bytes=result.bytes,
             seconds=round(result.seconds, 3),
         )
-        # Retention runs only here, after a backup succeeded, and never
-        # deletes the file this run wrote.  The catalog may read whole
-        # files, so it runs off the event loop.
+        await _apply_retention(settings, result)
+    return result
+
+
+async def _apply_retention(settings: Settings, result: BackupResult) -> None:
+    """Apply retention after a successful backup, never deleting the file it wrote.
+
+    The catalog may read whole files, so it runs off the event loop.  A
+    failure is logged and does not turn the finished backup into a failure.
+    """
+    try:
         await asyncio.to_thread(
             apply_retention, settings.backup.directory, settings.retention, [result.path.name]
         )
-    return result
+    except OSError as error:
+        log.error("retention_failed", directory=str(settings.backup.directory),
+                  error=str(error), exc_info=True)

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 import time_machine
 
+from taskagent_backup import run_once as run_once_module
 from taskagent_backup.cli.main import main
 from taskagent_backup.errors import DatabaseError
 from taskagent_backup.run_once import run_once
@@ -117,3 +119,20 @@ async def test_ten_days_of_failures_then_success(taskagent_dsn: str, tmp_path: P
 
     assert latest.path.exists()
     assert good.path.exists(), "fewer than daily_days dailies: none is aged out"
+
+
+async def test_retention_failure_keeps_backup_result(
+    taskagent_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_retention(*arguments: object, **options: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(run_once_module, "apply_retention", failing_retention)
+
+    with structlog.testing.capture_logs() as events:
+        result = await run_once(make_settings(taskagent_dsn, tmp_path), "daily")
+
+    assert result.path.exists()
+    failures = [event for event in events if event["event"] == "retention_failed"]
+    assert len(failures) == 1
+    assert "Permission denied" in failures[0]["error"]
