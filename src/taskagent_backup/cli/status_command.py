@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,8 @@ EXIT_STALE = 1
 DURATION_PATTERN = re.compile(r"(\d+)([smhdw])")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 DAEMON_COMMAND_MARKERS = (b"taskagent-backupd", b"taskagent_backup.daemon_main")
+SYSTEMD_UNIT = "taskagent-backupd.service"
+SYSTEMCTL_TIMEOUT_SECONDS = 5
 
 
 def parse_duration(text: str) -> timedelta:
@@ -71,11 +75,17 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class DaemonState:
-    """Whether the daemon process runs and whether a backup holds the lock now."""
+    """Whether the daemon process runs and whether a backup holds the lock now.
+
+    ``systemd_state`` is the output of ``systemctl is-active`` for the
+    unit (``active``, ``inactive``, ``failed`` ...), or ``None`` without a
+    running systemd.
+    """
 
     running: bool
     pid: int | None
     backup_in_progress: bool
+    systemd_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,8 +159,27 @@ def daemon_state(directory: Path) -> DaemonState:
     for the status cannot make a starting backup fail with "lock held".
     """
     pid = _find_daemon_pid()
-    return DaemonState(running=pid is not None, pid=pid,
-                       backup_in_progress=_lock_is_held(lock_path(directory)))
+    systemd_state = _systemd_unit_state()
+    return DaemonState(
+        running=pid is not None or systemd_state == "active",
+        pid=pid,
+        backup_in_progress=_lock_is_held(lock_path(directory)),
+        systemd_state=systemd_state,
+    )
+
+
+def _systemd_unit_state() -> str | None:
+    # NOTE: the test suite runs without systemd as PID 1, so this path is untested there.
+    if shutil.which("systemctl") is None or not Path("/run/systemd/system").is_dir():
+        return None
+    try:
+        completed = subprocess.run(
+            ["systemctl", "is-active", SYSTEMD_UNIT],
+            capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() or None
 
 
 def _find_daemon_pid() -> int | None:
@@ -210,7 +239,8 @@ def _status_document(settings: Settings, report: StatusReport) -> dict[str, Any]
                       "verified": entry.verified} for entry in report.unusable],
         "next_runs": runs,
         "daemon": {"running": daemon.running, "pid": daemon.pid,
-                   "backup_in_progress": daemon.backup_in_progress},
+                   "backup_in_progress": daemon.backup_in_progress,
+                   "systemd_state": daemon.systemd_state},
         "max_age": report.freshness,
     }
 
@@ -238,10 +268,15 @@ def _print_status(settings: Settings, report: StatusReport) -> None:
 
 
 def _print_daemon(daemon: DaemonState) -> None:
-    if daemon.running:
+    if daemon.pid is not None:
         print(_("daemon: running (pid {pid})").format(pid=daemon.pid))
+    elif daemon.running:
+        print(_("daemon: running"))
     else:
         print(_("daemon: not running"))
+    if daemon.systemd_state is not None:
+        print(_("systemd unit {unit}: {state}").format(
+            unit=SYSTEMD_UNIT, state=daemon.systemd_state))
     if daemon.backup_in_progress:
         print(_("a backup is running now"))
 
