@@ -120,3 +120,29 @@ def test_verify_legacy_file_rejected(tmp_path: Path) -> None:
         verify_backup(path)
 
     assert "not a taskagent-backup file" in str(caught.value)
+
+
+async def test_verify_trailing_comma_fails(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path, **PLAIN)
+    lines = path.read_bytes().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.startswith(b"],")) - 1
+    lines[index] = lines[index].replace(b"]\n", b"],\n")
+    path.write_bytes(b"".join(lines))
+
+    with pytest.raises(BackupFileError) as caught:
+        verify_backup(path)
+
+    assert "the last row ends with a comma" in str(caught.value)
+
+
+async def test_verify_missing_comma_fails(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path, **PLAIN)
+    lines = path.read_bytes().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.endswith(b"],\n"))
+    lines[index] = lines[index].replace(b"],\n", b"]\n")
+    path.write_bytes(b"".join(lines))
+
+    with pytest.raises(BackupFileError) as caught:
+        verify_backup(path)
+
+    assert "the comma after the previous row is missing" in str(caught.value)

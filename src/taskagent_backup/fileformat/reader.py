@@ -143,10 +143,17 @@ class BackupReader:
         """
         digest = hashlib.sha256()
         count = 0
+        comma_after_previous = True
         while True:
             line = self._next_line()
             if line.startswith(b"["):
-                row = line[:-1] if line.endswith(b"],") else line
+                if not comma_after_previous:
+                    raise self.fail(
+                        f"table {section.qualified_name}: the comma after the previous row "
+                        "is missing, so the document is not valid JSON"
+                    )
+                comma_after_previous = line.endswith(b"],")
+                row = line[:-1] if comma_after_previous else line
                 digest.update(row + b"\n")
                 count += 1
                 section.rows_read = count
@@ -156,6 +163,11 @@ class BackupReader:
             if not close:
                 raise self.fail(f"table {section.qualified_name}: expected a row or the end")
             break
+        if count and comma_after_previous:
+            raise self.fail(
+                f"table {section.qualified_name}: the last row ends with a comma, "
+                "so the document is not valid JSON"
+            )
         section.row_count = int(close.group(1))
         section.sha256 = close.group(2).decode()
         if count != section.row_count:
