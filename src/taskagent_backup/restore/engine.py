@@ -82,8 +82,9 @@ async def run_restore(
         await transaction.start()
         try:
             sequences_set = await _restore_in_transaction(connection, run)
-        except BaseException:
+        except BaseException as error:
             await transaction.rollback()
+            log.error("restore_failed", backup=str(path), target=target.display(), error=str(error))
             raise
         await _finish_transaction(transaction, options.dry_run)
     result = RestoreResult(
