@@ -55,6 +55,7 @@ def unbounded_type(base_type: str) -> str:
     element = UNBOUNDED_TYPES.get(element, element)
     return element + "[]" if brackets else element
 
+
 # Plain indexes that nothing else needs: rebuilding one after a bulk load is
 # several times faster than updating it row by row.  Indexes behind
 # constraints, with dependents, comments, a tablespace or CLUSTER marks are
