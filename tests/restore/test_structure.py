@@ -201,3 +201,53 @@ async def test_drift_incompatible_type_rejected_with_diff(
     assert "public.people.id: backup has integer, database has uuid" in message
     assert "public.people.code: column is NOT NULL without a default" in message
     assert await fetch_value(target, "SELECT count(*) FROM pets") == 1
+
+
+async def test_inheritance_child_not_emptied(new_database: NewDatabase, tmp_path: Path) -> None:
+    source, path = await backed_up(
+        new_database,
+        tmp_path,
+        """
+        CREATE TABLE events (id int, note text);
+        CREATE TABLE special_events (extra text) INHERITS (events);
+        INSERT INTO events VALUES (1, 'parent');
+        INSERT INTO special_events VALUES (2, 'child', 'x');
+    """,
+    )
+    await execute(source, "INSERT INTO special_events VALUES (3, 'after the backup', 'y')")
+
+    result = await restore(path, source, tables=["public.events"])
+
+    assert result.tables[0].replaced == 1
+    assert await fetch_value(source, "SELECT count(*) FROM special_events") == 2
+    assert await fetch_value(source, "SELECT count(*) FROM ONLY events") == 1
+
+
+async def test_partitioned_table_restores(new_database: NewDatabase, tmp_path: Path) -> None:
+    source, path = await backed_up(
+        new_database,
+        tmp_path,
+        """
+        CREATE TABLE readings (id int, taken date, value numeric,
+                               PRIMARY KEY (id, taken)) PARTITION BY RANGE (taken);
+        CREATE TABLE readings_2025 PARTITION OF readings
+            FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        CREATE TABLE readings_2026 PARTITION OF readings
+            FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+        CREATE INDEX readings_value ON readings (value);
+        INSERT INTO readings VALUES (1, '2025-05-01', 1.5), (2, '2026-02-01', 2.5);
+    """,
+    )
+    target = await new_database("target")
+    await restore(path, target, create_schema=True)
+    await execute(target, "INSERT INTO readings VALUES (3, '2026-03-01', 9)")
+
+    await restore(path, target)
+
+    assert await table_texts(target) == await table_texts(source)
+    assert (
+        await fetch_value(
+            target, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'readings%value%'"
+        )
+        == 3
+    )

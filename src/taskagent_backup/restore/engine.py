@@ -298,8 +298,9 @@ async def _empty_tables(connection: Any, chosen: list[StagedTable]) -> None:
     reference them, because TRUNCATE would have to empty those as well.
     """
     for staged in chosen:
-        target = qualified(staged.table.schema, staged.table.name)
-        staged.outcome.replaced = await connection.fetchval(f"SELECT count(*) FROM {target}")
+        staged.outcome.replaced = await connection.fetchval(
+            f"SELECT count(*) FROM {_own_rows(staged.table)}"
+        )
     if not any(staged.outcome.replaced for staged in chosen):
         return
     references = await plan.outside_references(connection, [staged.table for staged in chosen])
@@ -311,11 +312,22 @@ async def _empty_tables(connection: Any, chosen: list[StagedTable]) -> None:
             f"replacing these tables would also empty tables that are not being restored: "
             f"{listed}; add them to --tables, or restore rows with --mode insert-missing"
         )
-    names = ", ".join(qualified(staged.table.schema, staged.table.name) for staged in chosen)
+    names = ", ".join(_own_rows(staged.table) for staged in chosen)
     try:
         await connection.execute(f"TRUNCATE {names}")
     except asyncpg.PostgresError as error:
         raise RestoreError(f"emptying the tables to replace failed: {error}") from error
+
+
+def _own_rows(table: Table) -> str:
+    """Return the table for SQL, with ONLY unless partitioned.
+
+    Without ONLY, TRUNCATE would also empty inheritance children, which are
+    tables of their own and may not be part of the restore.  A partitioned
+    table has no rows of its own, and PostgreSQL rejects ONLY for it.
+    """
+    name = qualified(table.schema, table.name)
+    return name if table.partitioned else f"ONLY {name}"
 
 
 async def _load_one(connection: Any, run: RestoreRun, staged: StagedTable, mode: str) -> None:

@@ -59,14 +59,15 @@ def unbounded_type(base_type: str) -> str:
 # Plain indexes that nothing else needs: rebuilding one after a bulk load is
 # several times faster than updating it row by row.  Indexes behind
 # constraints, with dependents, comments, a tablespace or CLUSTER marks are
-# kept, because dropping and re-creating them could lose something.
+# kept, because dropping and re-creating them could lose something.  So are
+# indexes of partitioned tables, which pg_get_indexdef returns as ON ONLY.
 REBUILDABLE_INDEXES_QUERY = """
 SELECT i.indrelid AS table_oid, format('%I.%I', n.nspname, c.relname) AS name,
        pg_get_indexdef(i.indexrelid) AS definition
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE i.indrelid = ANY($1::oid[]) AND i.indisvalid AND NOT i.indisprimary
+WHERE i.indrelid = ANY($1::oid[]) AND c.relkind = 'i' AND i.indisvalid AND NOT i.indisprimary
   AND NOT i.indisclustered AND c.reltablespace = 0
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass
