@@ -70,3 +70,19 @@ async def test_verify_command_exit_codes(taskagent_dsn: str, tmp_path: Path) -> 
     code, out, _err = await run_command("verify", str(good), str(bad))
     assert code == 65
     assert f"FAILED {bad}" in out
+
+
+async def test_verify_restore_test_command_passes(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\ndsn = "{taskagent_dsn}"\nschemas = ["public", "auth"]\n'
+        f'[backup]\ndirectory = "{tmp_path}"\n'
+    )
+
+    code, out, err = await run_command(
+        "verify", "--config", str(config), "--restore-test", str(path)
+    )
+
+    assert code == 0, out + err
+    assert "restored into a scratch database; 14 tables, 897 rows match the manifest" in out
