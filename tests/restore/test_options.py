@@ -132,3 +132,12 @@ def test_policy_roles_found() -> None:
     )
 
     assert policy_roles(sql) == {"authenticated", "Admins"}
+
+
+async def test_replace_with_where_rejected(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(path, taskagent_dsn, where={"projects": "true"}, mode="replace")
+
+    assert "--mode replace empties whole tables" in str(caught.value)

@@ -74,6 +74,7 @@ async def run_restore(
     ``RestoreError`` for anything that made the restore roll back and
     ``DatabaseError`` when the target cannot be reached.
     """
+    options.check()
     started = time.monotonic()
     run = RestoreRun(open_source(path, options.identity_paths), options, progress or Progress())
     async with connect(target) as connection:

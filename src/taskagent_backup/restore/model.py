@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from taskagent_backup.errors import RestoreError
+
 RestoreMode = Literal["replace", "insert-missing", "fail-on-conflict"]
 RESTORE_MODES: tuple[RestoreMode, ...] = ("replace", "insert-missing", "fail-on-conflict")
 
@@ -27,6 +29,15 @@ class RestoreOptions:
     create_schema: bool = False
     create_missing_auth_users: bool = False
     identity_paths: list[Path] = field(default_factory=list)
+
+    def check(self) -> None:
+        """Raise ``RestoreError`` for combinations that would lose rows."""
+        if self.where and self.mode == "replace":
+            raise RestoreError(
+                "--mode replace empties whole tables, so with --where it would delete every "
+                "row that the condition does not select; use --mode insert-missing or "
+                "fail-on-conflict"
+            )
 
     def effective_mode(self) -> RestoreMode:
         """Return the mode, resolving the default described above."""
