@@ -8,7 +8,7 @@ the UTC stamps in the file names, never file mtimes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +40,7 @@ def newest_good_backup_times(directory: Path, kinds: Iterable[str]) -> dict[str,
 
 
 def find_missed_runs(
-    schedules: Iterable[Schedule], newest: dict[str, datetime | None], now: datetime
+    schedules: Iterable[Schedule], newest: Mapping[str, datetime | None], now: datetime
 ) -> list[MissedRun]:
     """Return the schedules whose latest fire time at or before ``now`` has no backup.
 

@@ -6,8 +6,9 @@ the last Sunday of October) every wall-clock time in the repeated hour
 exists twice, and the stock trigger fires at both, so a 02:00 daily backup
 would run twice that night.  ``WallClockCronTrigger`` fires only at the
 first occurrence, as Vixie cron does for jobs at fixed times.  When clocks
-go forward, the stock trigger already fires once, at the instant of the
-change (02:00 CET = 03:00 CEST), which is what we want.
+go forward, the stock trigger already fires once: a time in the skipped hour
+moves by the length of the gap (02:30 CET, which does not exist, runs at
+03:30 CEST), which is what we want.
 """
 
 from __future__ import annotations

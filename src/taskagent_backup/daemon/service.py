@@ -119,6 +119,11 @@ class BackupDaemon:
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(number)
+
     def _start_scheduler(self) -> None:
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_SUBMITTED)
         for schedule in self.schedules:
@@ -145,6 +150,7 @@ class BackupDaemon:
             for task in self._backup_tasks:
                 task.cancel()
         await asyncio.gather(*self._helper_tasks, *self._backup_tasks, return_exceptions=True)
+        self._remove_signal_handlers()
         log.info("daemon_stopped")
 
     def _start_helper(self, coroutine: Coroutine[Any, Any, None]) -> None:
