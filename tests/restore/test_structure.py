@@ -251,3 +251,42 @@ async def test_partitioned_table_restores(new_database: NewDatabase, tmp_path: P
         )
         == 3
     )
+
+
+async def test_value_too_long_names_row_key(new_database: NewDatabase, tmp_path: Path) -> None:
+    _source, path = await backed_up(
+        new_database,
+        tmp_path,
+        """
+        CREATE TABLE people (id int PRIMARY KEY, name varchar(40));
+        INSERT INTO people VALUES (1, 'Ann'), (2, 'Bo'), (3, 'Maximiliane'), (4, 'Cy');
+    """,
+    )
+    target = await new_database("target")
+    await execute(target, "CREATE TABLE people (id int PRIMARY KEY, name varchar(5))")
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(path, target)
+
+    message = str(caught.value)
+    assert "table public.people: value too long for type character varying(5)" in message
+    assert "the failing row has key (id)=(3)" in message
+    assert await fetch_value(target, "SELECT count(*) FROM people") == 0
+
+
+async def test_row_restore_bad_value_names_key(new_database: NewDatabase, tmp_path: Path) -> None:
+    _source, path = await backed_up(
+        new_database,
+        tmp_path,
+        """
+        CREATE TABLE people (id int PRIMARY KEY, age int);
+        INSERT INTO people VALUES (1, 30), (2, -4), (3, 50);
+    """,
+    )
+    target = await new_database("target")
+    await execute(target, "CREATE TABLE people (id int PRIMARY KEY, age int CHECK (age >= 0))")
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(path, target, where={"people": "id > 1"})
+
+    assert "the failing row has key (id)=(2)" in str(caught.value)

@@ -119,6 +119,7 @@ async def test_check_added_after_backup_fails_and_leaves_target(
     assert "public.tasks" in message
     assert "priority_below_five" in message
     assert "Failing row contains" in message
+    assert "the failing row has key (id)=(" in message
     assert await table_texts(taskagent_dsn) == before
 
 

@@ -23,7 +23,7 @@ from taskagent_backup.dsn import ConnectionTarget
 from taskagent_backup.errors import RestoreError
 from taskagent_backup.fileformat.reader import TableSection
 from taskagent_backup.progress import Progress
-from taskagent_backup.restore import load, plan, sequences
+from taskagent_backup.restore import diagnose, load, plan, sequences
 from taskagent_backup.restore.drift import ColumnMapping, map_columns
 from taskagent_backup.restore.legacy import LEGACY_SCHEMA, create_auth_user_stubs
 from taskagent_backup.restore.model import RestoreOptions, RestoreResult, TableOutcome
@@ -44,11 +44,23 @@ class StagedTable:
     mapping: ColumnMapping
     outcome: TableOutcome
     condition: str | None = None
-    source_sql: str = ""
+    picked: bool = False
 
     @property
     def table(self) -> Table:
         return self.mapping.table.table
+
+    @property
+    def staged_table(self) -> str:
+        """Return the temporary table holding the rows to load."""
+        return load.pick_name(self.number) if self.picked else load.stage_name(self.number)
+
+    def source_sql(self, condition: str | None = None) -> str:
+        """Return the SELECT of the typed rows to load, optionally filtered by ``condition``."""
+        where = f" WHERE {condition}" if condition else ""
+        if self.picked:
+            return f"SELECT * FROM {self.staged_table}{where}"
+        return load.typed_rows_sql(self.mapping, f"{self.staged_table}{where}")
 
 
 @dataclass
@@ -222,7 +234,6 @@ def _check_selection(run: RestoreRun, sections: list[tuple[int, TableSection]]) 
 async def _choose_rows(connection: Any, run: RestoreRun) -> list[StagedTable]:
     if not run.options.where:
         for staged in run.staged:
-            staged.source_sql = load.typed_rows_sql(staged.mapping, load.stage_name(staged.number))
             staged.outcome.selected = staged.outcome.rows_in_backup
         return list(run.staged)
     by_name = {staged.section.qualified_name: staged for staged in run.staged}
@@ -250,13 +261,12 @@ async def _pick(
     if staged.condition is None and not parents:
         if not is_selected(staged.section.schema, staged.section.name, run.options.tables, []):
             return False
-        staged.source_sql = load.typed_rows_sql(staged.mapping, load.stage_name(staged.number))
         staged.outcome.selected = staged.outcome.rows_in_backup
         return True
     staged.outcome.selected = await load.pick_rows(
         connection, staged.number, staged.mapping, staged.condition, parents
     )
-    staged.source_sql = f"SELECT * FROM {load.pick_name(staged.number)}"
+    staged.picked = True
     return True
 
 
@@ -335,13 +345,40 @@ async def _load_one(connection: Any, run: RestoreRun, staged: StagedTable, mode:
     skip_existing = mode == "insert-missing"
 
     async def insert() -> None:
-        staged.outcome.inserted = await load.insert_rows(
-            connection, staged.mapping, staged.source_sql, skip_existing=skip_existing
-        )
+        savepoint = connection.transaction()
+        await savepoint.start()
+        try:
+            staged.outcome.inserted = await load.insert_rows(
+                connection, staged.mapping, staged.source_sql(), skip_existing=skip_existing
+            )
+        except RestoreError as error:
+            await savepoint.rollback()
+            described = await _with_row_key(connection, staged, error, skip_existing)
+            if described is error:
+                raise
+            raise described from error
+        await savepoint.commit()
 
     await _dry_run_guard(run, insert(), staged.outcome)
     if skip_existing and not staged.outcome.error:
         staged.outcome.conflicting = staged.outcome.selected - staged.outcome.inserted
+
+
+async def _with_row_key(
+    connection: Any, staged: StagedTable, error: RestoreError, skip_existing: bool
+) -> RestoreError:
+    """Return ``error`` with the failing row's key added when PostgreSQL did not name it."""
+    if "Key (" in str(error):
+        return error
+    key = await diagnose.failing_row_key(
+        connection,
+        staged.mapping,
+        staged.staged_table,
+        staged.source_sql,
+        typed=staged.picked,
+        skip_existing=skip_existing,
+    )
+    return RestoreError(f"{error}; the failing row has {key}") if key else error
 
 
 async def _dry_run_guard(run: RestoreRun, step: Any, outcome: TableOutcome | None = None) -> None:
