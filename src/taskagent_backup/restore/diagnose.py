@@ -36,7 +36,7 @@ async def failing_row_key(
 
     ``source(condition)`` returns the typed SELECT of the rows matching
     ``condition``.  ``typed`` is true when ``staged_table`` has typed
-    columns or the raw ``jsonb`` row.  Returns ``None`` when no single row
+    columns, false when it contains the raw ``jsonb`` row.  Returns ``None`` when no single row
     fails alone, e.g. when two rows conflict only with each other.
     """
     rows = [
