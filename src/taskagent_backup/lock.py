@@ -2,7 +2,7 @@
 
 The lock is an ``flock`` on ``.backup.lock`` in the backup directory.  The
 kernel drops an ``flock`` when its process dies, so a killed runner never
-leaves a lock behind; the pid written into the file is only a hint for the
+leaves a lock behind.  The pid written into the file only serves the
 message a second runner prints.  The file itself is never deleted, because
 unlinking a lock file lets two processes lock two different inodes.
 """

@@ -3,7 +3,7 @@
 Every event becomes one line on stdout.  Under systemd, when stdout is the
 journal stream named by ``JOURNAL_STREAM``, each JSON line starts with its
 syslog priority in ``sd-daemon(3)`` form (``<3>`` error, ``<4>`` warning,
-``<6>`` info, ``<7>`` debug): journald strips the prefix and stores the
+``<6>`` info, ``<7>`` debug).  journald strips the prefix and stores the
 priority, so ``journalctl -p err`` shows exactly the errors and ``-o cat``
 prints pure JSON.  Messages of the standard ``logging`` module (APScheduler,
 asyncio) go through the same renderer, so no line is plain text.  Passwords
@@ -31,8 +31,8 @@ URL_PASSWORD_PATTERN = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\
                                   re.IGNORECASE)
 KEYWORD_PASSWORD_PATTERN = re.compile(r"(?P<head>password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 MASK = "***"
-# Third-party loggers whose lower-level lines repeat what our own events say,
-# with the lowest level that still gets through.
+# Third-party loggers whose lower-level lines repeat our own events, mapped
+# to the lowest level that is still logged.
 QUIET_LOGGERS = {"apscheduler": logging.ERROR, "asyncio": logging.WARNING}
 
 EventDict = MutableMapping[str, Any]
@@ -58,7 +58,7 @@ def is_journal_stream(stream: TextIO) -> bool:
     """Tell whether ``stream`` is the journal connection named by ``JOURNAL_STREAM``.
 
     systemd sets ``JOURNAL_STREAM=<device>:<inode>`` of the stdout/stderr
-    socket; a child whose stdout was redirected inherits the variable, so
+    socket.  A child whose stdout was redirected inherits the variable, so
     the device and inode are compared, not just the variable's presence.
     """
     expected = os.environ.get("JOURNAL_STREAM", "")

@@ -68,3 +68,10 @@ def test_socket_address_forms() -> None:
     assert socket_address("/run/systemd/notify") == "/run/systemd/notify"
     with pytest.raises(ValueError, match="neither"):
         socket_address("relative.sock")
+
+
+def test_notifier_relative_socket_disabled() -> None:
+    notifier = Notifier("relative.sock")
+
+    assert not notifier.enabled
+    assert notifier.send(READY=1) is False

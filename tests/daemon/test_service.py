@@ -25,11 +25,11 @@ DOWN_DSN = "postgresql://postgres@/nodb?host=/nonexistent&port=5432"
 WAIT_SECONDS = 30.0
 
 
-async def _wait_for(condition: Any, what: str) -> None:
+async def _wait_for(condition: Any, description: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {description}")
         await asyncio.sleep(0.02)
 
 
@@ -171,8 +171,10 @@ async def test_reload_valid_config_schedule_applied(
     assert reloading[0] == "RELOADING=1"
     assert reloading[1].startswith("MONOTONIC_USEC=")
     assert messages[1] == "READY=1"
-    assert messages[2].startswith("STATUS=") and "03:17" in messages[2]
-    assert next_daily is not None and (next_daily.hour, next_daily.minute) == (3, 17)
+    assert messages[2].startswith("STATUS=")
+    assert "03:17" in messages[2]
+    assert next_daily is not None
+    assert (next_daily.hour, next_daily.minute) == (3, 17)
     assert daemon.problem is None
 
 
@@ -195,7 +197,8 @@ async def test_reload_invalid_config_old_schedule_kept(
     assert messages[1] == "READY=1"
     assert "configuration reload failed" in messages[2]
     assert "schedule.daily" in messages[2]
-    assert next_daily is not None and (next_daily.hour, next_daily.minute) == (2, 0)
+    assert next_daily is not None
+    assert (next_daily.hour, next_daily.minute) == (2, 0)
     assert [event["event"] for event in events if event["log_level"] == "error"] == [
         "config_reload_failed"
     ]

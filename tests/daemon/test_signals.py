@@ -59,7 +59,8 @@ def test_daemon_sighup_reload_reloading_then_ready(
     reloading = [message for message in messages if message.startswith("RELOADING=1")]
     assert len(reloading) == 1
     assert reloading[0].split("\n")[1].startswith("MONOTONIC_USEC=")
-    assert "next daily" in status and "03:17" in status
+    assert "next daily" in status
+    assert "03:17" in status
 
 
 def test_daemon_sighup_invalid_config_keeps_running(

@@ -1,7 +1,7 @@
 """A throwaway systemd booted with ``systemd-nspawn --volatile=yes -D /`` for tests.
 
 The container runs the host's own ``/usr`` with an empty, in-memory ``/etc``
-and ``/var``; a preset file enables only the unit under test, so no other
+and ``/var``.  A preset file enables only the unit under test, so no other
 host service starts.  It has no network (``--private-network``); the
 PostgreSQL socket directory, the repository and the test's files are bind
 mounts.  Commands run inside with ``nsenter`` into the container's pid 1.
@@ -145,7 +145,7 @@ def _wait_for_boot(container: Container) -> None:
 def _power_off(container: Container) -> None:
     if container.process.poll() is not None:
         return
-    # SIGTERM asks systemd-nspawn to shut the container down cleanly.
+    # On SIGTERM, systemd-nspawn shuts the container down cleanly.
     container.process.send_signal(signal.SIGTERM)
     try:
         container.process.wait(POWEROFF_TIMEOUT_SECONDS)

@@ -1,7 +1,7 @@
 """End-to-end: the shipped unit file under a real systemd in systemd-nspawn.
 
 The tests share one container and run in file order: start, reload, a
-rejected reload, the journal, a watchdog restart, and stop.  The service
+rejected reload, the journal, a watchdog restart, a manual run, and stop.  The service
 runs the repository's virtualenv as its ``DynamicUser=`` and backs up a
 throwaway PostgreSQL on the host, reached through a bind-mounted socket.
 """
@@ -221,6 +221,28 @@ def test_watchdog_silence_restarts_service(container: Container, e2e_files: Path
     container.wait_until(
         lambda: container.show(UNIT, "ActiveState") == "active", 30, "the restarted unit"
     )
+
+
+def test_manual_run_as_service_user_succeeds(container: Container) -> None:
+    executable = Path(sys.prefix) / "bin" / "taskagent-backupd"
+    drop_in = _test_drop_in(Path(sys.base_prefix)).splitlines()
+    bind = [f"--property={line}" for line in drop_in if line.startswith("BindReadOnlyPaths=")]
+    home = [f"--property={line}" for line in drop_in if line.startswith("ProtectHome=")]
+
+    result = container.run(
+        "systemd-run", "--wait", "--pipe", "--quiet",
+        "--property=DynamicUser=yes", "--property=User=taskagent-backupd",
+        "--property=StateDirectory=taskagent-backup",
+        f"--property=LoadCredential=db-password:{CONFIG_DIRECTORY}/db-password",
+        *home, *bind,
+        str(executable), "--config", f"{CONFIG_DIRECTORY}/config.toml", "--run-now",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    listing = container.run("ls", "-ln", "/var/lib/private/taskagent-backup").stdout
+    assert "manual_backup_" in listing
+    owners = {line.split()[2] for line in listing.splitlines() if "_backup_" in line}
+    assert len(owners) == 1, listing
 
 
 def test_stop_exits_cleanly(container: Container) -> None:

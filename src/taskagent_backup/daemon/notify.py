@@ -50,8 +50,13 @@ class Notifier:
 
     def __init__(self, socket_name: str | None = None) -> None:
         name = socket_name if socket_name is not None else os.environ.get("NOTIFY_SOCKET")
-        self._address = socket_address(name) if name else None
+        self._address: str | bytes | None = None
         self._reported_errors: set[str] = set()
+        if name:
+            try:
+                self._address = socket_address(name)
+            except ValueError as error:
+                log.warning("notify_socket_invalid", error=str(error))
 
     @property
     def enabled(self) -> bool:

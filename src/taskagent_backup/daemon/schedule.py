@@ -2,8 +2,8 @@
 
 APScheduler 3.11's ``CronTrigger`` matches cron fields against the local
 wall clock.  When clocks go back (Europe/Berlin: 03:00 CEST → 02:00 CET on
-the last Sunday of October) every wall-clock time in the repeated hour
-exists twice, and the stock trigger fires at both, so a 02:00 daily backup
+the last Sunday of October), every wall-clock time in the repeated hour
+exists twice.  The stock trigger fires at both, so a 02:00 daily backup
 would run twice that night.  ``WallClockCronTrigger`` fires only at the
 first occurrence, as Vixie cron does for jobs at fixed times.  When clocks
 go forward, the stock trigger already fires once: a time in the skipped hour
@@ -22,8 +22,8 @@ from apscheduler.triggers.cron import CronTrigger
 from taskagent_backup.settings import ScheduleSettings
 
 SCHEDULED_KINDS = ("daily", "weekly")
-# Clocks go back by one hour in most zones and by at most three hours in any
-# zone of the tz database, so this bounds the search for the period's end.
+# Clocks go back by one hour in most zones and by two in Antarctica/Troll;
+# four hours bounds the search for the period's end with a safety margin.
 REPEATED_PERIOD_STEP = timedelta(minutes=1)
 MAX_REPEATED_PERIOD_STEPS = 4 * 60
 # Search windows for the most recent fire time: a day, a week, a month, a year, 5 years.
@@ -39,9 +39,8 @@ class WallClockCronTrigger(CronTrigger):  # type: ignore[misc]
     ) -> datetime | None:
         """Return the next fire time at or after ``now``, skipping repeated wall times."""
         candidate: datetime | None = super().get_next_fire_time(previous_fire_time, now)
-        # Without a previous fire time the search starts exactly at the given
-        # instant; with one, APScheduler restarts just after it, in the first
-        # occurrence of the repeated hour.
+        # No previous fire time is passed, because APScheduler would restart the
+        # search just after it, in the first occurrence of the repeated hour.
         while candidate is not None and is_repeated_wall_time(candidate):
             candidate = super().get_next_fire_time(None, end_of_repeated_period(candidate))
         return candidate
@@ -101,8 +100,8 @@ def build_schedules(settings: ScheduleSettings) -> list[Schedule]:
 def most_recent_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
     """Return the latest fire time of ``trigger`` at or before ``now``.
 
-    Looks back at most about five years; returns ``None`` when the trigger
-    did not fire in that time.
+    Looks back at most about five years and returns ``None`` when the
+    trigger did not fire in that time.
     """
     for window in LOOKBACK_WINDOWS:
         found = _last_fire_time_between(trigger, now - window, now)

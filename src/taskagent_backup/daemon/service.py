@@ -8,9 +8,9 @@ return, so the daemon, not APScheduler, owns every running backup and can
 cancel and await it on stop.
 
 On SIGTERM or SIGINT a running backup is cancelled at once instead of being
-allowed to finish: ``run_backup`` then removes its temporary file, so no
-partial file appears under a backup name, and the missed-run check takes
-the backup again after the next start.
+allowed to finish.  ``run_backup`` then removes its temporary file, so no
+partial file appears under a backup name.  The missed-run check takes the
+backup again after the next start.
 """
 
 from __future__ import annotations
