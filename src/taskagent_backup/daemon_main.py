@@ -12,7 +12,7 @@ import structlog
 
 from taskagent_backup.errors import BackupToolError
 from taskagent_backup.i18n import _
-from taskagent_backup.logging_setup import configure_logging
+from taskagent_backup.logging_setup import configure_logging, is_journal_stream
 from taskagent_backup.naming import KINDS
 from taskagent_backup.settings import load_settings
 from taskagent_backup.summary import print_backup_summary
@@ -41,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report_startup_error(error: BackupToolError) -> None:
+    """Print ``error`` for a person, or log it as JSON when stdout is the journal.
+
+    Under systemd a plain-text line would be the only journal line that is
+    not JSON, and it would carry no error priority.
+    """
+    if is_journal_stream(sys.stdout):
+        configure_logging("info")
+        log.error("startup_failed", error=str(error), exit_code=error.exit_code)
+        return
+    print(f"taskagent-backupd: {error}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the daemon or one backup; return the process exit code."""
     os.umask(0o077)
@@ -48,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(arguments.config)
     except BackupToolError as error:
-        print(f"taskagent-backupd: {error}", file=sys.stderr)
+        _report_startup_error(error)
         return error.exit_code
     configure_logging(settings.logging.level)
 

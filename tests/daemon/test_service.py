@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
+import time_machine
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 
+from taskagent_backup.daemon import service
 from taskagent_backup.daemon.missed import find_missed_runs, newest_good_backup_times
 from taskagent_backup.daemon.notify import Notifier
 from taskagent_backup.daemon.schedule import build_schedules
@@ -220,3 +223,28 @@ async def test_job_missed_event_warns_how_late(
     assert len(missed) == 1
     assert missed[0]["log_level"] == "warning"
     assert 3 * 3600 <= missed[0]["late_seconds"] <= 3 * 3600 + 60
+
+
+async def test_watch_clock_jump_detected_catch_up_started(
+    tmp_path: Path, path_notify_socket: NotifySocket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "CLOCK_CHECK_SECONDS", 0.05)
+    settings = make_settings(DOWN_DSN, tmp_path, schedule={"timezone": "UTC"})
+    daemon = BackupDaemon(settings, None, Notifier(path_notify_socket.name))
+    daemon._start_scheduler()
+    watcher = asyncio.create_task(daemon._watch_clock())
+    try:
+        with structlog.testing.capture_logs() as events:
+            await asyncio.sleep(0.02)
+            # time-machine moves the wall clock only; asyncio and time.monotonic keep running.
+            with time_machine.travel(datetime.now(UTC) + timedelta(hours=2), tick=True):
+                await _wait_for(lambda: "daily" in daemon.outcomes, "the catch-up run")
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, *daemon._backup_tasks, return_exceptions=True)
+        daemon.scheduler.shutdown(wait=False)
+
+    jumps = [event for event in events if event["event"] == "clock_jump_detected"]
+    assert len(jumps) >= 1
+    assert jumps[0]["seconds"] >= 7000
+    assert any(event["event"] == "missed_run_catch_up" for event in events)

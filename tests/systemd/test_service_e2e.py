@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,6 +203,11 @@ def test_journal_every_line_is_json(container: Container) -> None:
         entry = json.loads(line)
         assert {"event", "level", "timestamp"} <= entry.keys(), line
     assert not any("unused-with-trust-auth" in line for line in lines)
+    if shutil.which("jq") is not None:
+        piped = container.run(
+            "sh", "-c", f"journalctl _SYSTEMD_UNIT={UNIT} -o cat | jq -e . > /dev/null"
+        )
+        assert piped.returncode == 0, piped.stderr
 
 
 def test_watchdog_silence_restarts_service(container: Container, e2e_files: Path) -> None:
