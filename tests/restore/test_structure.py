@@ -290,3 +290,38 @@ async def test_row_restore_bad_value_names_key(new_database: NewDatabase, tmp_pa
         await restore(path, target, where={"people": "id > 1"})
 
     assert "the failing row has key (id)=(2)" in str(caught.value)
+
+
+async def test_unique_index_violation_reported_in_dry_run(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    _source, path = await backed_up(
+        new_database,
+        tmp_path,
+        """
+        CREATE TABLE people (id int PRIMARY KEY, name text);
+        CREATE TABLE pets (id int PRIMARY KEY, name text);
+        INSERT INTO people VALUES (1, 'Ann'), (2, 'Ann');
+        INSERT INTO pets VALUES (1, 'Rex');
+    """,
+    )
+    target = await new_database("target")
+    await execute(
+        target,
+        """
+        CREATE TABLE people (id int PRIMARY KEY, name text);
+        CREATE TABLE pets (id int PRIMARY KEY, name text);
+        CREATE UNIQUE INDEX people_name ON people (name);
+        INSERT INTO people VALUES (7, 'Bo');
+    """,
+    )
+
+    result = await restore(path, target, dry_run=True)
+
+    errors = {outcome.table: outcome.error for outcome in result.tables}
+    assert errors["public.pets"] is None
+    assert "index public.people_name" in str(errors["public.people"])
+    assert "Key (name)=(Ann)" in str(errors["public.people"])
+    with pytest.raises(RestoreError):
+        await restore(path, target)
+    assert await table_texts(target) == {"public.people": ["(7,Bo)"], "public.pets": []}

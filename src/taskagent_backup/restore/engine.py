@@ -279,7 +279,7 @@ async def _load_all(connection: Any, run: RestoreRun, chosen: list[StagedTable])
 
     triggers = await plan.enabled_user_triggers(connection, tables)
     await load.disable_triggers(connection, triggers)
-    indexes: list[tuple[str, str]] = []
+    indexes: list[plan.PlainIndex] = []
     if mode == "replace":
         await _empty_tables(connection, chosen)
         # Whole tables load like pg_restore does: keys and plain indexes come after the rows.
@@ -289,7 +289,7 @@ async def _load_all(connection: Any, run: RestoreRun, chosen: list[StagedTable])
     dropped = await load.set_keys_aside(connection, set_aside, drop_all=mode == "replace")
     for table in order:
         await _load_one(connection, run, by_name[table.qualified_name], mode)
-    await load.create_indexes(connection, indexes)
+    await _dry_run_guard(run, load.create_indexes(connection, indexes))
     await _dry_run_guard(run, load.restore_keys(connection, dropped))
     await load.enable_triggers(connection, triggers)
 
@@ -400,7 +400,8 @@ async def _dry_run_guard(run: RestoreRun, step: Any, outcome: TableOutcome | Non
 
 def _outcome_named_in(run: RestoreRun, message: str) -> TableOutcome:
     for staged in run.staged:
-        if f"table {staged.outcome.table}:" in message:
+        name = staged.outcome.table
+        if message.startswith((f"table {name}:", f"table {name} (")):
             return staged.outcome
     return run.staged[0].outcome
 

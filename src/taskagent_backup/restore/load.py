@@ -17,6 +17,7 @@ import asyncpg
 
 from taskagent_backup.errors import RestoreError
 from taskagent_backup.restore.drift import ColumnMapping
+from taskagent_backup.restore.plan import PlainIndex
 from taskagent_backup.snapshot.catalog import ForeignKey, Table
 from taskagent_backup.snapshot.export import (
     COPY_DELIMITER,
@@ -255,23 +256,20 @@ async def restore_keys(connection: Any, dropped: list[tuple[Table, ForeignKey]])
         raise load_error(getattr(error, "table_name", None) or "(deferred key)", error) from error
 
 
-async def drop_indexes(connection: Any, indexes: list[tuple[str, str]]) -> None:
-    """Drop the named indexes; ``create_indexes`` builds them again after loading."""
-    for name, _definition in indexes:
-        await connection.execute(f"DROP INDEX {name}")
+async def drop_indexes(connection: Any, indexes: list[PlainIndex]) -> None:
+    """Drop the given indexes; ``create_indexes`` builds them again after loading."""
+    for index in indexes:
+        await connection.execute(f"DROP INDEX {index.name}")
 
 
-async def create_indexes(connection: Any, indexes: list[tuple[str, str]]) -> None:
+async def create_indexes(connection: Any, indexes: list[PlainIndex]) -> None:
     """Build the indexes dropped by ``drop_indexes``.
 
-    Raises ``RestoreError`` naming the index when it cannot be built, e.g.
-    a unique index that the restored rows violate.
+    Raises ``RestoreError`` naming the table and the index when it cannot be
+    built, e.g. a unique index that the restored rows violate.
     """
-    for name, definition in indexes:
+    for index in indexes:
         try:
-            await connection.execute(definition)
+            await connection.execute(index.definition)
         except asyncpg.PostgresError as error:
-            detail = getattr(error, "detail", None)
-            raise RestoreError(
-                f"rebuilding index {name} failed: {error}" + (f"; {detail}" if detail else "")
-            ) from error
+            raise load_error(f"{index.table} (index {index.name})", error) from error

@@ -62,11 +62,14 @@ def unbounded_type(base_type: str) -> str:
 # kept, because dropping and re-creating them could lose something.  So are
 # indexes of partitioned tables, which pg_get_indexdef returns as ON ONLY.
 REBUILDABLE_INDEXES_QUERY = """
-SELECT i.indrelid AS table_oid, format('%I.%I', n.nspname, c.relname) AS name,
+SELECT format('%s.%s', tn.nspname, t.relname) AS table_name,
+       format('%I.%I', n.nspname, c.relname) AS name,
        pg_get_indexdef(i.indexrelid) AS definition
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace tn ON tn.oid = t.relnamespace
 WHERE i.indrelid = ANY($1::oid[]) AND c.relkind = 'i' AND i.indisvalid AND NOT i.indisprimary
   AND NOT i.indisclustered AND c.reltablespace = 0
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
@@ -123,10 +126,19 @@ async def enabled_user_triggers(
     return [(by_oid[row["table_oid"]], row["name"], row["enabled"]) for row in rows]
 
 
-async def rebuildable_indexes(connection: Any, tables: list[Table]) -> list[tuple[str, str]]:
-    """Return (qualified index name, CREATE INDEX statement) of the plain indexes of ``tables``."""
+@dataclass(frozen=True)
+class PlainIndex:
+    """An index that can be dropped before loading and built again afterwards."""
+
+    table: str
+    name: str
+    definition: str
+
+
+async def rebuildable_indexes(connection: Any, tables: list[Table]) -> list[PlainIndex]:
+    """Return the plain indexes of ``tables`` with their CREATE INDEX statements."""
     rows = await connection.fetch(REBUILDABLE_INDEXES_QUERY, [table.oid for table in tables])
-    return [(row["name"], row["definition"]) for row in rows]
+    return [PlainIndex(row["table_name"], row["name"], row["definition"]) for row in rows]
 
 
 def referenced_name(key: ForeignKey) -> str:
