@@ -161,6 +161,7 @@ async def _create_scratch(server: ConnectionTarget, name: str) -> None:
         )
         await connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)} WITH (FORCE)")
         # The same collation as the source keeps the primary-key order, and so the SHA-256, equal.
+        # NOTE: an ICU locale of the source database is not copied; text keys may then sort apart.
         statement = (
             f"CREATE DATABASE {quote_identifier(name)} TEMPLATE template0 ENCODING 'UTF8' "
             f"LC_COLLATE '{facts['datcollate']}' LC_CTYPE '{facts['datctype']}'"

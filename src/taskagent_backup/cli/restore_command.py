@@ -118,7 +118,7 @@ def handle(arguments: argparse.Namespace) -> int:
         try:
             target = parse_dsn(arguments.target_dsn)
         except ValueError as error:
-            raise ConfigError([f"--target-dsn: {error}"]) from None
+            raise ConfigError([_("--target-dsn: {error}").format(error=error)]) from None
     else:
         target = settings.database.target()
     options = RestoreOptions(
