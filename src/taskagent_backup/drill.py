@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import structlog
 
 from taskagent_backup.checks import record_check
@@ -34,6 +35,8 @@ from taskagent_backup.snapshot.export import quote_identifier, stream_table
 log = structlog.get_logger(__name__)
 
 DRILL_DATABASE_PREFIX = "taskagent_backup_drill_"
+# pg_database.datlocprovider codes other than libc ("c"): CREATE DATABASE keywords.
+LOCALE_PROVIDERS = {"i": ("icu", "ICU_LOCALE"), "b": ("builtin", "BUILTIN_LOCALE")}
 
 
 @dataclass
@@ -153,19 +156,40 @@ async def _compare(
         )
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def scratch_database_sql(name: str, source: dict[str, Any]) -> str:
+    """Return the CREATE DATABASE for the scratch database, given the source's pg_database row.
+
+    The scratch database gets the source's collation and locale provider, so
+    text primary keys sort the same and the SHA-256 over ordered rows is equal.
+    ``source`` is a dict so that columns of newer versions (``datlocprovider``
+    since PostgreSQL 15, ``datlocale`` since 17) are read only where present.
+    """
+    clauses = [
+        f"LC_COLLATE {_literal(source['datcollate'])}",
+        f"LC_CTYPE {_literal(source['datctype'])}",
+    ]
+    provider = LOCALE_PROVIDERS.get(source.get("datlocprovider") or "c")
+    locale = source.get("daticulocale") or source.get("datlocale")
+    if provider and locale:
+        clauses.append(f"LOCALE_PROVIDER {provider[0]} {provider[1]} {_literal(locale)}")
+    return (
+        f"CREATE DATABASE {quote_identifier(name)} TEMPLATE template0 ENCODING 'UTF8' "
+        + " ".join(clauses)
+    )
+
+
 async def _create_scratch(server: ConnectionTarget, name: str) -> None:
     async with connect(server) as connection:
         facts = await connection.fetchrow(
-            "SELECT datcollate, datctype, current_user AS role FROM pg_database "
+            "SELECT to_jsonb(d)::text AS source, current_user AS role FROM pg_database d "
             "WHERE datname = current_database()"
         )
         await connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)} WITH (FORCE)")
-        # The same collation as the source keeps the primary-key order, and so the SHA-256, equal.
-        # NOTE: an ICU locale of the source database is not copied; text keys may then sort apart.
-        statement = (
-            f"CREATE DATABASE {quote_identifier(name)} TEMPLATE template0 ENCODING 'UTF8' "
-            f"LC_COLLATE '{facts['datcollate']}' LC_CTYPE '{facts['datctype']}'"
-        )
+        statement = scratch_database_sql(name, orjson.loads(facts["source"]))
         try:
             await connection.execute(statement)
         except asyncpg.InsufficientPrivilegeError as error:

@@ -77,3 +77,34 @@ async def test_drill_without_createdb_raises_clear_error(
 
     assert "lacks CREATEDB" in str(caught.value)
     assert (path.name, "drill") not in latest_checks(tmp_path)
+
+
+async def test_drill_icu_database_keeps_key_order(pg_server: LocalServer, tmp_path: Path) -> None:
+    admin = await connect_to(pg_server.dsn())
+    try:
+        await admin.execute(
+            "CREATE DATABASE drill_icu_source TEMPLATE template0 "
+            "LOCALE_PROVIDER icu ICU_LOCALE 'und'"
+        )
+    finally:
+        await admin.close()
+    dsn = pg_server.dsn("drill_icu_source")
+    try:
+        await execute(
+            dsn,
+            """
+            CREATE TABLE words (word text PRIMARY KEY);
+            INSERT INTO words VALUES ('a'), ('B'), ('c'), ('D'), ('_x');
+        """,
+        )
+        path = await back_up(dsn, tmp_path, database={"schemas": ["public"]})
+
+        result = await drill_backup(make_settings(dsn, tmp_path), path)
+
+        assert result.ok, result.detail
+    finally:
+        admin = await connect_to(pg_server.dsn())
+        try:
+            await admin.execute("DROP DATABASE drill_icu_source WITH (FORCE)")
+        finally:
+            await admin.close()
