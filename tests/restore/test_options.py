@@ -141,3 +141,25 @@ async def test_replace_with_where_rejected(taskagent_dsn: str, tmp_path: Path) -
         await restore(path, taskagent_dsn, where={"projects": "true"}, mode="replace")
 
     assert "--mode replace empties whole tables" in str(caught.value)
+
+
+async def test_restore_as_non_owner_explains_privilege(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+    await execute(
+        taskagent_dsn,
+        """
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'restore_not_owner') THEN
+                CREATE ROLE restore_not_owner LOGIN;
+            END IF;
+        END $$;
+        GRANT USAGE ON SCHEMA auth TO restore_not_owner;
+        GRANT ALL ON ALL TABLES IN SCHEMA public, auth TO restore_not_owner;
+    """,
+    )
+    not_owner = taskagent_dsn.replace("postgres@", "restore_not_owner@")
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(path, not_owner)
+
+    assert "needs ownership of the restored tables" in str(caught.value)

@@ -10,6 +10,7 @@ Any error rolls the whole transaction back, and a dry run always does.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import structlog
 
 from taskagent_backup.db import connect
 from taskagent_backup.dsn import ConnectionTarget
-from taskagent_backup.errors import RestoreError
+from taskagent_backup.errors import BackupToolError, DatabaseError, RestoreError
 from taskagent_backup.fileformat.reader import TableSection
 from taskagent_backup.progress import Progress
 from taskagent_backup.restore import diagnose, load, plan, sequences
@@ -96,8 +97,12 @@ async def run_restore(
         try:
             sequences_set = await _restore_in_transaction(connection, run)
         except BaseException as error:
-            await transaction.rollback()
+            # A lost connection cannot roll back, but the server aborts its transaction.
+            with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresError, OSError):
+                await transaction.rollback()
             log.error("restore_failed", backup=str(path), target=target.display(), error=str(error))
+            if isinstance(error, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+                raise _unexpected_error(error) from error
             raise
         await _finish_transaction(transaction, options.dry_run)
     result = RestoreResult(
@@ -115,6 +120,22 @@ async def run_restore(
     return result
 
 
+def _unexpected_error(error: Exception) -> BackupToolError:
+    """Translate a driver error that no step translated, e.g. a missing privilege."""
+    if not isinstance(error, asyncpg.PostgresError):
+        return DatabaseError(
+            f"the connection to the database failed during the restore ({error}); the "
+            "server rolls back an interrupted transaction, so nothing was changed"
+        )
+    message = f"the restore failed and was rolled back: {error}"
+    if isinstance(error, asyncpg.InsufficientPrivilegeError):
+        message += (
+            "; the restore disables triggers and drops and re-adds foreign keys, which "
+            "needs ownership of the restored tables: connect as their owner"
+        )
+    return RestoreError(message)
+
+
 async def _finish_transaction(transaction: Any, dry_run: bool) -> None:
     if dry_run:
         await transaction.rollback()
@@ -123,6 +144,11 @@ async def _finish_transaction(transaction: Any, dry_run: bool) -> None:
         await transaction.commit()
     except asyncpg.PostgresError as error:
         raise load.load_error(getattr(error, "table_name", None) or "(at commit)", error) from error
+    except (asyncpg.InterfaceError, OSError) as error:
+        raise DatabaseError(
+            f"the connection failed while committing the restore ({error}); it is unknown "
+            "whether the restore was applied, so check the target's tables"
+        ) from error
 
 
 async def _restore_in_transaction(connection: Any, run: RestoreRun) -> int:
