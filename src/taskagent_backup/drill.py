@@ -68,8 +68,8 @@ async def drill_backup(
 
     Returns the result, failed when the restore or a fingerprint failed.
     Raises ``DatabaseError`` without recording anything when the scratch
-    database cannot be created (e.g. the role lacks CREATEDB), because
-    that is no fault of the backup.
+    database cannot be created (e.g. the role lacks CREATEDB) or the
+    connection fails, because that is no fault of the backup.
     """
     started = time.monotonic()
     server = settings.database.target()
@@ -103,6 +103,8 @@ async def _drill(
     options = RestoreOptions(create_schema=True, identity_paths=identity_paths or [])
     try:
         restored = await run_restore(path, scratch, options, progress)
+    except DatabaseError:
+        raise
     except BackupToolError as error:
         result.detail = f"restore failed: {error}"
         return result
