@@ -15,6 +15,7 @@ from pathlib import Path
 
 from taskagent_backup.errors import BackupToolError
 from taskagent_backup.i18n import _
+from taskagent_backup.logging_setup import configure_logging
 
 COMMAND_MODULES = (
     "taskagent_backup.cli.run_command",
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand and return its exit code."""
     os.umask(0o077)
+    # Log events go to stderr so that stdout holds only a command's output,
+    # such as `list --json`; subcommands may raise the level from settings.
+    configure_logging("warning", sys.stderr)
     arguments = build_parser().parse_args(argv)
     if not hasattr(arguments, "config"):
         arguments.config = None

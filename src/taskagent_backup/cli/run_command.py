@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from taskagent_backup.i18n import _
@@ -33,7 +34,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def handle(arguments: argparse.Namespace) -> int:
     """Take the backup; errors propagate as ``BackupToolError``."""
     settings = load_settings(arguments.config)
-    configure_logging(settings.logging.level)
+    configure_logging(settings.logging.level, sys.stderr)
     result = asyncio.run(run_once(settings, arguments.kind, arguments.label))
     print_backup_summary(result)
     return 0
