@@ -71,9 +71,16 @@ def _test_drop_in(base_prefix: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_readable(path: Path, text: str) -> None:
+    # Other tests call entry points that set umask 077, so set the mode explicitly:
+    # the service's dynamic user must read the config, and PID 1 the unit files.
+    path.write_text(text)
+    path.chmod(0o644)
+
+
 def _write_config(directory: Path, server: LocalServer, daily: str) -> None:
     text = CONFIG_TEMPLATE.format(socket=SOCKET_DIRECTORY, port=server.port, daily=daily)
-    (directory / "config.toml").write_text(text)
+    _write_readable(directory / "config.toml", text)
 
 
 async def _load_taskagent(server: LocalServer) -> None:
@@ -95,15 +102,13 @@ async def _load_taskagent(server: LocalServer) -> None:
 def e2e_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with the unit, its test drop-in, the preset and the config."""
     root = tmp_path_factory.mktemp("systemd-e2e")
-    (root / "units" / f"{UNIT}.d").mkdir(parents=True)
-    (root / "units" / UNIT).write_text(_service_unit())
-    (root / "units" / f"{UNIT}.d" / "e2e.conf").write_text(
-        _test_drop_in(Path(sys.base_prefix))
-    )
-    (root / "preset").mkdir()
-    (root / "preset" / "00-taskagent-e2e.preset").write_text(f"enable {UNIT}\ndisable *\n")
-    (root / "etc").mkdir()
-    (root / "etc").chmod(0o755)
+    for directory in ("units", f"units/{UNIT}.d", "preset", "etc"):
+        (root / directory).mkdir(mode=0o755)
+        (root / directory).chmod(0o755)
+    _write_readable(root / "units" / UNIT, _service_unit())
+    _write_readable(root / "units" / f"{UNIT}.d" / "e2e.conf", _test_drop_in(Path(sys.base_prefix)))
+    _write_readable(root / "preset" / "00-taskagent-e2e.preset", f"enable {UNIT}\ndisable *\n")
+    # LoadCredential= reads the file as root, so it may stay private.
     (root / "etc" / "db-password").write_text("unused-with-trust-auth\n")
     return root
 
@@ -213,7 +218,7 @@ def test_journal_every_line_is_json(container: Container) -> None:
 def test_watchdog_silence_restarts_service(container: Container, e2e_files: Path) -> None:
     first_pid = container.show(UNIT, "MainPID")
     stop_file = e2e_files / "etc" / STOP_FILE_NAME
-    stop_file.write_text("")
+    _write_readable(stop_file, "")
     try:
         container.wait_until(
             lambda: container.show(UNIT, "MainPID") not in (first_pid, "0"),
