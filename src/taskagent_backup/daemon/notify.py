@@ -1,12 +1,14 @@
 """sd_notify(3) messages to the service manager over ``NOTIFY_SOCKET``.
 
 This replaces the ``sdnotify`` package (0.3.2), which encodes messages as
-Latin-1 (a non-ASCII ``STATUS=`` raises inside it and is then silently
-dropped), swallows every error with a bare ``except``, and has no way to
-tell "not under systemd" from "sending failed".  The protocol is small: one
-UTF-8 datagram per message, newline-separated ``KEY=value`` assignments, to
-an ``AF_UNIX`` datagram socket whose name starting with ``@`` means the
-Linux abstract namespace (a leading NUL byte).
+Latin-1.  There, "für" arrives as invalid UTF-8 and "次回" raises inside the
+package, which then drops the message silently, because a bare ``except``
+swallows every error.  It also cannot tell "not under systemd" from
+"sending failed".
+
+The protocol is small: one UTF-8 datagram per message, with newline-separated
+``KEY=value`` assignments, sent to an ``AF_UNIX`` datagram socket.  A socket
+name starting with ``@`` is in the Linux abstract namespace (a leading NUL byte).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def socket_address(name: str) -> str | bytes:
 
 
 class Notifier:
-    """A sender of sd_notify messages; does nothing when ``NOTIFY_SOCKET`` is unset.
+    """A sender of sd_notify messages; does nothing when ``NOTIFY_SOCKET`` is unset or invalid.
 
     Sending never raises: a failure is logged as a warning (once per kind
     of error, so a vanished socket does not flood the log) because losing a
@@ -73,7 +75,8 @@ class Notifier:
             return False
         message = "\n".join(f"{key}={value}" for key, value in fields.items())
         try:
-            self._send_datagram(message.encode("utf-8"))
+            # "replace" keeps a lone surrogate from an undecodable file name from raising.
+            self._send_datagram(message.encode("utf-8", errors="replace"))
         except OSError as error:
             self._report(error, fields)
             return False
