@@ -30,6 +30,7 @@ from taskagent_backup.errors import (
     RowSecurityError,
 )
 from taskagent_backup.fileformat.output import BackupOutput
+from taskagent_backup.i18n import _
 from taskagent_backup.naming import backup_file_name
 from taskagent_backup.schema_dump import SchemaDump, dump_schema
 from taskagent_backup.settings import Settings
@@ -103,7 +104,11 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
             settings.backup.encrypt_to,
         )
     except OSError as error:
-        raise BackupFailed(f"cannot create a file in {directory}: {error.strerror}") from error
+        raise BackupFailed(
+            _("cannot create a file in {directory}: {reason}").format(
+                directory=directory, reason=error.strerror
+            )
+        ) from error
 
     try:
         tables = await _write_snapshot(settings, output, kind, label, started_at)
@@ -114,8 +119,9 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
             raise _disk_full(directory / name, error) from error
         if isinstance(error, OSError):
             raise BackupFailed(
-                f"writing {directory / name} failed: {error.strerror or error}; "
-                "no backup file was left behind"
+                _("writing {path} failed: {reason}; no backup file was left behind").format(
+                    path=directory / name, reason=error.strerror or error
+                )
             ) from error
         raise
 
@@ -132,8 +138,10 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
 def _disk_full(path: Path, error: OSError) -> DiskSpaceError:
     log.error("backup_disk_full", file=str(path), error=error.strerror)
     return DiskSpaceError(
-        f"writing {path} failed: {error.strerror}; the temporary file was removed and "
-        "every existing backup kept; free space or lower the retention settings"
+        _(
+            "writing {path} failed: {reason}; the temporary file was removed and "
+            "every existing backup kept; free space or lower the retention settings"
+        ).format(path=path, reason=error.strerror)
     )
 
 
@@ -163,7 +171,9 @@ async def _write_snapshot(
             trailer = _trailer(results, sequences, schema)
             await output.call(output.document.write_trailer, trailer)
         except DRIVER_ERRORS as error:
-            raise query_error(f"reading from {target.display()}", error) from error
+            raise query_error(
+                _("reading from {server}").format(server=target.display()), error
+            ) from error
         finally:
             if schema_task is not None and not schema_task.done():
                 schema_task.cancel()
@@ -201,13 +211,19 @@ async def _write_table(connection: Any, output: BackupOutput, table: Table) -> T
     except asyncpg.InsufficientPrivilegeError as error:
         if "row-level security" in str(error):
             raise RowSecurityError(
-                f"table {table.qualified_name}: the backup role would see only some rows "
-                "because of row-level security; connect as the table owner or a role "
-                "with BYPASSRLS (ALTER ROLE name BYPASSRLS)"
+                _(
+                    "table {table}: the backup role would see only some rows "
+                    "because of row-level security; connect as the table owner or a role "
+                    "with BYPASSRLS (ALTER ROLE name BYPASSRLS)"
+                ).format(table=table.qualified_name)
             ) from error
-        raise query_error(f"reading table {table.qualified_name}", error) from error
+        raise query_error(
+            _("reading table {table}").format(table=table.qualified_name), error
+        ) from error
     except DRIVER_ERRORS as error:
-        raise query_error(f"reading table {table.qualified_name}", error) from error
+        raise query_error(
+            _("reading table {table}").format(table=table.qualified_name), error
+        ) from error
     await output.flush_rows()
     rows, digest = await output.call(output.document.end_table)
     log.info(

@@ -38,7 +38,8 @@ import structlog
 
 from taskagent_backup.checks import STATE_DIRECTORY_NAME, CheckRecord, latest_checks
 from taskagent_backup.errors import AgeIdentityError, BackupFileError
-from taskagent_backup.fileformat.reader import AGE_MAGIC, read_backup
+from taskagent_backup.fileformat.reader import AGE_MAGIC, foreign_file_marker, read_backup
+from taskagent_backup.i18n import _
 from taskagent_backup.naming import parse_backup_file_name
 
 log = structlog.get_logger(__name__)
@@ -171,7 +172,7 @@ def _read_entry(path: Path, size: int, mtime_ns: int, identity_paths: list[Path]
     try:
         entry = replace(entry, sha256=_file_sha256(path))
     except OSError as error:
-        return replace(entry, detail=f"cannot read: {error.strerror}")
+        return replace(entry, detail=_("cannot read: {reason}").format(reason=error.strerror))
     if name.encrypted and not identity_paths:
         return _inspect_encrypted(entry)
 
@@ -202,7 +203,7 @@ def _read_content(entry: BackupEntry, identity_paths: list[Path]) -> BackupEntry
     return replace(
         entry,
         state="good" if complete else "damaged",
-        detail="" if complete else "the trailer does not mark the backup complete",
+        detail="" if complete else _("the trailer does not mark the backup complete"),
         created_at=reader.header.get("created_at"),
         tables=trailer.get("tables"),
         rows=trailer.get("rows"),
@@ -212,7 +213,7 @@ def _read_content(entry: BackupEntry, identity_paths: list[Path]) -> BackupEntry
 def _is_foreign(message: str) -> bool:
     # Only a readable first line without our prefix proves a foreign file; an
     # unreadable start (a truncated zstd frame, say) may be ours, so damaged.
-    return "not a taskagent-backup file (" in message
+    return foreign_file_marker() in message
 
 
 def _file_sha256(path: Path) -> str:
@@ -229,18 +230,21 @@ def _inspect_encrypted(entry: BackupEntry) -> BackupEntry:
         with entry.path.open("rb") as stream:
             head = stream.read(64 * 1024)
     except OSError as error:
-        return replace(entry, detail=f"cannot read: {error.strerror}")
+        return replace(entry, detail=_("cannot read: {reason}").format(reason=error.strerror))
     if not head.startswith(AGE_MAGIC):
-        detail = "the name ends in .age but the file is not in the age format"
+        detail = _("the name ends in .age but the file is not in the age format")
         return replace(entry, state="foreign", detail=detail)
     end_of_header = head.find(b"\n--- ")
     line_end = head.find(b"\n", end_of_header + 1) if end_of_header >= 0 else -1
     if line_end < 0:
-        return replace(entry, detail="the age header is incomplete: the file is truncated")
+        return replace(entry, detail=_("the age header is incomplete: the file is truncated"))
     payload = entry.size - (line_end + 1)
     if not age_payload_plausible(payload):
-        return replace(entry, detail=f"an age payload of {payload} bytes is not possible")
-    return replace(entry, state="encrypted", detail="encrypted: content not checked")
+        return replace(
+            entry,
+            detail=_("an age payload of {size} bytes is not possible").format(size=payload),
+        )
+    return replace(entry, state="encrypted", detail=_("encrypted: content not checked"))
 
 
 def age_payload_plausible(payload_bytes: int) -> bool:
@@ -295,6 +299,8 @@ def _entry_from_json(directory: Path, item: dict[str, Any]) -> BackupEntry:
 
 def _save_index(directory: Path, entries: list[BackupEntry], index: dict[str, BackupEntry]) -> None:
     """Write the index of the current files; a failure only costs a re-read later."""
+    # NOTE: details are stored translated, so list shows them in the language
+    # of the process that first read the file (often the daemon's).
     current = {_index_key(entry.name, entry.size, entry.mtime_ns) for entry in entries}
     items = [
         {key: value for key, value in entry.to_json().items()

@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from taskagent_backup.dsn import ConnectionTarget
 from taskagent_backup.errors import DatabaseError
+from taskagent_backup.i18n import _
 
 # Fixed session settings make PostgreSQL's text output of every value the
 # same whatever the server's or client's defaults: timestamps in UTC, ISO
@@ -96,14 +97,16 @@ def connection_error(target: ConnectionTarget, error: BaseException) -> Database
     """Translate a failure to connect into a ``DatabaseError`` for the operator."""
     cause = getattr(error, "orig", None) or error
     if isinstance(cause, (asyncio.TimeoutError, TimeoutError)):
-        reason = "the connection timed out"
+        reason = _("the connection timed out")
     else:
         reason = str(cause).strip() or type(cause).__name__
     if target.password:
         reason = reason.replace(target.password, "***")
     return DatabaseError(
-        f"cannot connect to {target.display()}: {reason}; check that the server is "
-        "running, the DSN in [database] and the password"
+        _(
+            "cannot connect to {server}: {reason}; check that the server is "
+            "running, the DSN in [database] and the password"
+        ).format(server=target.display(), reason=reason)
     )
 
 
@@ -111,9 +114,9 @@ def query_error(what: str, error: BaseException) -> DatabaseError:
     """Translate a failed statement into a ``DatabaseError`` naming ``what``."""
     detail = getattr(error, "detail", None)
     hint = getattr(error, "hint", None)
-    message = f"{what} failed: {error}"
+    message = _("{what} failed: {error}").format(what=what, error=error)
     if detail:
         message += f" ({detail})"
     if hint:
-        message += f"; hint: {hint}"
+        message += _("; hint: {hint}").format(hint=hint)
     return DatabaseError(message)

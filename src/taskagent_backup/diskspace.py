@@ -19,6 +19,7 @@ import structlog
 
 from taskagent_backup.db import connect, query_error
 from taskagent_backup.errors import DiskSpaceError
+from taskagent_backup.i18n import _
 from taskagent_backup.naming import parse_backup_file_name
 from taskagent_backup.settings import Settings
 
@@ -89,7 +90,7 @@ async def _database_size(settings: Settings) -> int:
         try:
             return int(await db.fetchval("SELECT pg_database_size(current_database())"))
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise query_error("reading the database size", error) from error
+            raise query_error(_("reading the database size"), error) from error
 
 
 async def ensure_free_space(settings: Settings, kind: str) -> SpaceEstimate:
@@ -107,12 +108,20 @@ async def ensure_free_space(settings: Settings, kind: str) -> SpaceEstimate:
     )
     if estimate.free_after_bytes() < reserve:
         raise DiskSpaceError(
-            f"not enough free space in {settings.backup.directory}: "
-            f"{estimate.free_bytes / BYTES_PER_MIB:.1f} MiB free, the backup needs about "
-            f"{estimate.estimated_bytes / BYTES_PER_MIB:.1f} MiB (estimated from "
-            f"{estimate.source}) and backup.free_space_reserve_mb = "
-            f"{settings.backup.free_space_reserve_mb} must stay free; delete old backups "
-            "with 'taskagent-backup prune', add space or lower the reserve"
+            _(
+                "not enough free space in {directory}: "
+                "{free_mib:.1f} MiB free, the backup needs about "
+                "{needed_mib:.1f} MiB (estimated from "
+                "{source}) and backup.free_space_reserve_mb = "
+                "{reserve_mib} must stay free; delete old backups "
+                "with 'taskagent-backup prune', add space or lower the reserve"
+            ).format(
+                directory=settings.backup.directory,
+                free_mib=estimate.free_bytes / BYTES_PER_MIB,
+                needed_mib=estimate.estimated_bytes / BYTES_PER_MIB,
+                source=estimate.source,
+                reserve_mib=settings.backup.free_space_reserve_mb,
+            )
         )
 
     return estimate

@@ -26,6 +26,7 @@ from taskagent_backup.checks import record_check
 from taskagent_backup.db import connect, query_error
 from taskagent_backup.dsn import ConnectionTarget
 from taskagent_backup.errors import BackupToolError, DatabaseError
+from taskagent_backup.i18n import _
 from taskagent_backup.progress import Progress
 from taskagent_backup.restore import RestoreOptions, run_restore
 from taskagent_backup.settings import Settings
@@ -196,12 +197,16 @@ async def _create_scratch(server: ConnectionTarget, name: str) -> None:
             await connection.execute(statement)
         except asyncpg.InsufficientPrivilegeError as error:
             raise DatabaseError(
-                f"the restore drill cannot create its scratch database {name}: role "
-                f"{facts['role']} lacks CREATEDB; grant it (ALTER ROLE {facts['role']} CREATEDB) "
-                "or turn the drill off"
+                _(
+                    "the restore drill cannot create its scratch database {database}: role "
+                    "{role} lacks CREATEDB; grant it (ALTER ROLE {role} CREATEDB) "
+                    "or turn the drill off"
+                ).format(database=name, role=facts["role"])
             ) from error
         except asyncpg.PostgresError as error:
-            raise query_error(f"creating the scratch database {name}", error) from error
+            raise query_error(
+                _("creating the scratch database {database}").format(database=name), error
+            ) from error
 
 
 async def _drop_scratch(server: ConnectionTarget, name: str) -> None:

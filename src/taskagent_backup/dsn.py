@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from taskagent_backup.i18n import _
+
 SCHEMES = ("postgres", "postgresql")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SUPPORTED_PARAMETERS = (
@@ -106,30 +108,36 @@ def parse_dsn(dsn: str) -> ConnectionTarget:
     parts = urlsplit(dsn)
     if parts.scheme not in SCHEMES:
         raise ValueError(
-            f"scheme {parts.scheme or '(none)'!r} is not supported; "
-            "use postgresql://user@host:5432/dbname"
+            _("scheme {scheme!r} is not supported; use postgresql://user@host:5432/dbname").format(
+                scheme=parts.scheme or "(none)"
+            )
         )
     if "," in parts.netloc.rpartition("@")[2]:
-        raise ValueError("several hosts in one DSN are not supported; name one host")
+        raise ValueError(_("several hosts in one DSN are not supported; name one host"))
 
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     unknown = sorted(set(query) - set(SUPPORTED_PARAMETERS))
     if unknown:
         raise ValueError(
-            f"unsupported DSN parameter(s) {', '.join(unknown)}; "
-            f"supported: {', '.join(SUPPORTED_PARAMETERS)}"
+            _("unsupported DSN parameter(s) {unknown}; supported: {supported}").format(
+                unknown=", ".join(unknown), supported=", ".join(SUPPORTED_PARAMETERS)
+            )
         )
     ssl_mode = query.get("sslmode", "prefer")
     if ssl_mode not in SSL_MODES:
-        raise ValueError(f"sslmode {ssl_mode!r} is invalid; allowed: {', '.join(SSL_MODES)}")
+        raise ValueError(
+            _("sslmode {mode!r} is invalid; allowed: {allowed}").format(
+                mode=ssl_mode, allowed=", ".join(SSL_MODES)
+            )
+        )
 
     try:
         url_port = parts.port
     except ValueError as error:
-        raise ValueError("the port in the DSN is not a number between 0 and 65535") from error
+        raise ValueError(_("the port in the DSN is not a number between 0 and 65535")) from error
     port_text = query.get("port") or (str(url_port) if url_port else str(DEFAULT_PORT))
     if not port_text.isdigit():
-        raise ValueError(f"port {port_text!r} is not a number")
+        raise ValueError(_("port {port!r} is not a number").format(port=port_text))
 
     host = query.get("host") or parts.hostname or "/var/run/postgresql"
     database = query.get("dbname") or unquote(parts.path.lstrip("/")) or None

@@ -20,6 +20,8 @@ database boundary with ``raise ... from`` so the original stays in tracebacks.
 
 from __future__ import annotations
 
+from taskagent_backup.i18n import _
+
 EX_CONFIG = 78
 EX_UNAVAILABLE = 69
 EX_DATAERR = 65
@@ -41,8 +43,11 @@ class ConfigError(BackupToolError):
     def __init__(self, problems: list[str], source: str | None = None) -> None:
         self.problems = problems
         self.source = source
-        where = f" in {source}" if source else ""
-        super().__init__(f"invalid configuration{where}:\n  " + "\n  ".join(problems))
+        if source:
+            heading = _("invalid configuration in {source}:").format(source=source)
+        else:
+            heading = _("invalid configuration:")
+        super().__init__(heading + "\n  " + "\n  ".join(problems))
 
 
 class DatabaseError(BackupToolError):
@@ -73,8 +78,12 @@ class LockHeldError(BackupToolError):
     def __init__(self, pid: int | None, lock_path: str) -> None:
         self.pid = pid
         self.lock_path = lock_path
-        holder = f"pid {pid}" if pid else "unknown pid"
-        super().__init__(f"another backup is running ({holder}); lock file {lock_path}")
+        holder = _("pid {pid}").format(pid=pid) if pid else _("unknown pid")
+        super().__init__(
+            _("another backup is running ({holder}); lock file {lock_path}").format(
+                holder=holder, lock_path=lock_path
+            )
+        )
 
 
 class BackupFileError(BackupToolError):

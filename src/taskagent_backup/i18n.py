@@ -66,3 +66,45 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, count: int) -> str:
     """Return the singular or plural form of a message, translated."""
     return translation().ngettext(singular, plural, count)
+
+
+def translate_argparse() -> None:
+    """Route argparse's own texts ("usage:", "error:", ...) through our catalog.
+
+    argparse (Python 3.11) looks up its module-level ``_`` and ``ngettext``
+    each time it builds a message, so replacing those two names translates
+    every fixed text, including parse errors such as "the following
+    arguments are required".  A custom help formatter would reach only the
+    usage prefix and the section titles.  Idempotent; call it before parsing.
+    """
+    import argparse
+
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+def _argparse_messages() -> list[str]:
+    # Never called: lists argparse's user-facing texts (Python 3.11) so that
+    # ``./dev i18n`` extracts them into the catalog with argparse's exact msgids.
+    return [
+        _("usage: "),
+        _("positional arguments"),
+        _("options"),
+        _("show this help message and exit"),
+        _("%(prog)s: error: %(message)s\n"),
+        _("argument %(argument_name)s: %(message)s"),
+        _("the following arguments are required: %s"),
+        _("one of the arguments %s is required"),
+        _("unrecognized arguments: %s"),
+        _("invalid choice: %(value)r (choose from %(choices)s)"),
+        _("invalid %(type)s value: %(value)r"),
+        _("expected one argument"),
+        _("expected at most one argument"),
+        _("expected at least one argument"),
+        ngettext("expected %s argument", "expected %s arguments", 1),
+        _("ambiguous option: %(option)s could match %(matches)s"),
+        _("not allowed with argument %s"),
+        _("ignored explicit argument %r"),
+        _("unexpected option string: %s"),
+        _("can't open '%(filename)s': %(error)s"),
+    ]

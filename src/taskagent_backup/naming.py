@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from taskagent_backup.i18n import _
+
 KINDS = ("daily", "weekly", "manual", "pre-migration")
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 NAME_PATTERN = re.compile(
@@ -36,11 +38,17 @@ def backup_file_name(
 ) -> str:
     """Return the file name for a backup of ``kind`` started at ``started_at``."""
     if kind not in KINDS:
-        raise ValueError(f"unknown backup kind {kind!r}; allowed: {', '.join(KINDS)}")
+        raise ValueError(
+            _("unknown backup kind {kind!r}; allowed: {allowed}").format(
+                kind=kind, allowed=", ".join(KINDS)
+            )
+        )
     if label is not None and not LABEL_PATTERN.match(label):
         raise ValueError(
-            f"invalid label {label!r}: use 1-64 letters, digits, '_' or '-', "
-            "starting with a letter or digit"
+            _(
+                "invalid label {label!r}: use 1-64 letters, digits, '_' or '-', "
+                "starting with a letter or digit"
+            ).format(label=label)
         )
     stamp = started_at.astimezone(UTC).strftime(STAMP_FORMAT)
     suffix = {"zstd": ".zst", "gzip": ".gz", "none": ""}[compression]

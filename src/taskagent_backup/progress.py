@@ -12,6 +12,8 @@ import sys
 import time
 from typing import TextIO
 
+from taskagent_backup.i18n import _
+
 REDRAW_INTERVAL_SECONDS = 0.2
 
 
@@ -50,5 +52,8 @@ class Progress:
             return
         self._drawn_at = now
         percent = f"{min(100, 100 * self.done // self.total):3d}%" if self.total else "   -"
-        self.stream.write(f"\r  {self.table:<40} {self.done:>12,} rows {percent}")
+        line = _("  {table:<40} {done:>12,} rows {percent}").format(
+            table=self.table, done=self.done, percent=percent
+        )
+        self.stream.write("\r" + line)
         self.stream.flush()

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from taskagent_backup.dsn import ConnectionTarget, parse_dsn
 from taskagent_backup.errors import ConfigError
+from taskagent_backup.i18n import _
 
 DEFAULT_CONFIG_PATH = Path("/etc/taskagent-backup/config.toml")
 ENV_PREFIX = "TASKAGENT_BACKUP_"
@@ -65,9 +66,11 @@ class DatabaseSettings(_Section):
             directory = os.environ.get("CREDENTIALS_DIRECTORY")
             if not directory:
                 raise ConfigError([
-                    f"database.password_credential = {self.password_credential!r}: "
-                    "CREDENTIALS_DIRECTORY is not set; start the service with "
-                    f"LoadCredential={self.password_credential}:/path/to/file"
+                    _(
+                        "database.password_credential = {credential!r}: "
+                        "CREDENTIALS_DIRECTORY is not set; start the service with "
+                        "LoadCredential={credential}:/path/to/file"
+                    ).format(credential=self.password_credential)
                 ])
             return _read_secret_file(
                 Path(directory) / self.password_credential, "database.password_credential"
@@ -81,7 +84,11 @@ def _read_secret_file(path: Path, key: str) -> str:
     try:
         return path.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as error:
-        raise ConfigError([f"{key}: cannot read {path}: {error.strerror}"]) from error
+        raise ConfigError([
+            _("{key}: cannot read {path}: {reason}").format(
+                key=key, path=path, reason=error.strerror
+            )
+        ]) from error
 
 
 class BackupSettings(_Section):
@@ -124,7 +131,7 @@ class ScheduleSettings(_Section):
                 zoneinfo.ZoneInfo(value)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
                 raise ValueError(
-                    "unknown time zone; use an IANA name such as Asia/Tokyo or UTC"
+                    _("unknown time zone; use an IANA name such as Asia/Tokyo or UTC")
                 ) from error
         return value
 
@@ -137,8 +144,10 @@ class ScheduleSettings(_Section):
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as error:
             raise ValueError(
-                f"invalid cron expression ({error}); use five fields: "
-                "minute hour day-of-month month day-of-week, e.g. '0 2 * * *'"
+                _(
+                    "invalid cron expression ({error}); use five fields: "
+                    "minute hour day-of-month month day-of-week, e.g. '0 2 * * *'"
+                ).format(error=error)
             ) from error
         return value
 
@@ -214,14 +223,20 @@ def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
             return tomllib.load(stream)
     except FileNotFoundError:
         if required:
-            raise ConfigError(
-                [f"config file {path} does not exist; copy config.example.toml there"]
-            ) from None
+            raise ConfigError([
+                _("config file {path} does not exist; copy config.example.toml there").format(
+                    path=path
+                )
+            ]) from None
         return {}
     except OSError as error:
-        raise ConfigError([f"cannot read {path}: {error.strerror}"]) from None
+        raise ConfigError([
+            _("cannot read {path}: {reason}").format(path=path, reason=error.strerror)
+        ]) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"{path} is not valid TOML: {error}"]) from None
+        raise ConfigError([
+            _("{path} is not valid TOML: {error}").format(path=path, error=error)
+        ]) from None
 
 
 def _describe(error: ValidationError) -> list[str]:
@@ -230,13 +245,14 @@ def _describe(error: ValidationError) -> list[str]:
         key = ".".join(str(part) for part in item["loc"])
         value = item.get("input")
         if any(secret in key for secret in SECRET_KEYS):
-            shown = "(hidden)"
+            shown = _("(hidden)")
         elif isinstance(value, dict):
-            shown = "(a table)"
+            shown = _("(a table)")
         else:
             shown = repr(value)
+        # NOTE: pydantic's own messages (ranges, types, choices) stay English.
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown key; check the spelling against config.example.toml"
+            message = _("unknown key; check the spelling against config.example.toml")
         problems.append(f"{key} = {shown}: {message}")
     return problems

@@ -21,6 +21,7 @@ import structlog
 from taskagent_backup.checks import record_check
 from taskagent_backup.errors import BackupFileError
 from taskagent_backup.fileformat.reader import BackupReader, TableSection, read_backup
+from taskagent_backup.i18n import _
 from taskagent_backup.progress import Progress
 
 log = structlog.get_logger(__name__)
@@ -78,42 +79,69 @@ def _check_rows(reader: BackupReader, section: TableSection, progress: Progress)
             values = orjson.loads(row)
         except orjson.JSONDecodeError as error:
             raise reader.fail(
-                f"table {section.qualified_name}: row is not valid JSON: {error}"
+                _("table {table}: row is not valid JSON: {error}").format(
+                    table=section.qualified_name, error=error
+                )
             ) from None
         if not isinstance(values, list) or len(values) != width:
             raise reader.fail(
-                f"table {section.qualified_name}: row does not have {width} values "
-                "as the table's description declares"
+                _(
+                    "table {table}: row does not have {width} values "
+                    "as the table's description declares"
+                ).format(table=section.qualified_name, width=width)
             )
         if not all(value is None or isinstance(value, str) for value in values):
             raise reader.fail(
-                f"table {section.qualified_name}: a value is neither a string nor null"
+                _("table {table}: a value is neither a string nor null").format(
+                    table=section.qualified_name
+                )
             )
         progress.advance(1)
 
 
 def _check_trailer(reader: BackupReader, checks: list[TableCheck]) -> None:
     trailer = reader.trailer
-    where = f"{reader.path}: trailer"
+    where = _("{path}: trailer").format(path=reader.path)
     if trailer.get("complete") is not True:
-        raise BackupFileError(f"{where}: the backup is not marked complete")
+        raise BackupFileError(
+            _("{where}: the backup is not marked complete").format(where=where)
+        )
     manifest = trailer.get("manifest")
     if not isinstance(manifest, dict):
-        raise BackupFileError(f"{where}: the manifest is missing")
+        raise BackupFileError(_("{where}: the manifest is missing").format(where=where))
     found = {check.name: {"rows": check.rows, "sha256": check.sha256} for check in checks}
     for name in sorted(set(manifest) | set(found)):
         if name not in found:
-            raise BackupFileError(f"{where}: table {name} is in the manifest but not in the file")
+            raise BackupFileError(
+                _("{where}: table {table} is in the manifest but not in the file").format(
+                    where=where, table=name
+                )
+            )
         if name not in manifest:
-            raise BackupFileError(f"{where}: table {name} is in the file but not in the manifest")
+            raise BackupFileError(
+                _("{where}: table {table} is in the file but not in the manifest").format(
+                    where=where, table=name
+                )
+            )
         if manifest[name] != found[name]:
             raise BackupFileError(
-                f"{where}: table {name}: the manifest records {manifest[name]['rows']} rows with "
-                f"SHA-256 {manifest[name]['sha256']}, the file has {found[name]['rows']} rows "
-                f"with SHA-256 {found[name]['sha256']}"
+                _(
+                    "{where}: table {table}: the manifest records {manifest_rows} rows with "
+                    "SHA-256 {manifest_sha256}, the file has {file_rows} rows "
+                    "with SHA-256 {file_sha256}"
+                ).format(
+                    where=where,
+                    table=name,
+                    manifest_rows=manifest[name]["rows"],
+                    manifest_sha256=manifest[name]["sha256"],
+                    file_rows=found[name]["rows"],
+                    file_sha256=found[name]["sha256"],
+                )
             )
     if trailer.get("rows") != sum(check.rows for check in checks):
-        raise BackupFileError(f"{where}: the total row count does not match the tables")
+        raise BackupFileError(
+            _("{where}: the total row count does not match the tables").format(where=where)
+        )
 
 
 def verify_and_record(

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from taskagent_backup.errors import BackupToolError
-from taskagent_backup.i18n import _
+from taskagent_backup.i18n import _, translate_argparse
 from taskagent_backup.logging_setup import configure_logging
 
 COMMAND_MODULES = (
@@ -30,6 +30,7 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every subcommand registered."""
+    translate_argparse()
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config", type=Path, default=argparse.SUPPRESS,

@@ -19,6 +19,7 @@ from typing import IO, Any
 import pyrage
 
 from taskagent_backup.errors import AgeIdentityError, BackupFileError
+from taskagent_backup.i18n import _
 
 MAX_QUEUED_CHUNKS = 8
 AGE_SECRET_KEY_PREFIX = "AGE-SECRET-KEY-"
@@ -36,7 +37,9 @@ def load_identities(identity_paths: list[Path]) -> list[Any]:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise AgeIdentityError(f"identity file {path}: cannot read: {error}") from error
+            raise AgeIdentityError(
+                _("identity file {path}: cannot read: {error}").format(path=path, error=error)
+            ) from error
         identities += _parse_identity_file(path, text)
     return identities
 
@@ -52,7 +55,9 @@ def _parse_identity_file(path: Path, text: str) -> list[Any]:
         return [pyrage.ssh.Identity.from_buffer(text.encode())]
     except pyrage.IdentityError as error:
         raise AgeIdentityError(
-            f"identity file {path}: not a valid age or unencrypted SSH identity: {error}"
+            _("identity file {path}: not a valid age or unencrypted SSH identity: {error}").format(
+                path=path, error=error
+            )
         ) from error
 
 
@@ -127,12 +132,16 @@ class _DecryptedStream(io.RawIOBase):
         reason = str(error)
         if "No matching keys" in reason:
             return AgeIdentityError(
-                f"{self._path}: none of the given identities can decrypt this backup; "
-                "pass the identity file whose public key was in backup.encrypt_to"
+                _(
+                    "{path}: none of the given identities can decrypt this backup; "
+                    "pass the identity file whose public key was in backup.encrypt_to"
+                ).format(path=self._path)
             )
         return BackupFileError(
-            f"{self._path}: age decryption failed ({reason}): the file is truncated, "
-            "damaged or was changed after it was written"
+            _(
+                "{path}: age decryption failed ({reason}): the file is truncated, "
+                "damaged or was changed after it was written"
+            ).format(path=self._path, reason=reason)
         )
 
     def close(self) -> None:
@@ -153,7 +162,9 @@ def open_decrypted(raw: IO[bytes], path: Path, identity_paths: list[Path]) -> IO
     if not identity_paths:
         raw.close()
         raise AgeIdentityError(
-            f"{path} is encrypted with age; pass the private key with --identity FILE"
+            _("{path} is encrypted with age; pass the private key with --identity FILE").format(
+                path=path
+            )
         )
     try:
         identities = load_identities(identity_paths)
@@ -162,5 +173,7 @@ def open_decrypted(raw: IO[bytes], path: Path, identity_paths: list[Path]) -> IO
         raise
     if not identities:
         raw.close()
-        raise AgeIdentityError(f"no identity found in {', '.join(map(str, identity_paths))}")
+        raise AgeIdentityError(
+            _("no identity found in {paths}").format(paths=", ".join(map(str, identity_paths)))
+        )
     return io.BufferedReader(_DecryptedStream(raw, path, identities), 1 << 20)

@@ -19,6 +19,7 @@ from typing import Any
 import pyrage
 
 from taskagent_backup.fileformat.streams import ByteSink
+from taskagent_backup.i18n import _
 
 MAX_QUEUED_CHUNKS = 8
 PUT_POLL_SECONDS = 0.5
@@ -35,10 +36,14 @@ def parse_recipient(text: str) -> Any:
         if text.startswith(("ssh-ed25519 ", "ssh-rsa ")):
             return pyrage.ssh.Recipient.from_str(text)
     except pyrage.RecipientError as error:
-        raise ValueError(f"invalid age recipient {text!r}: {error}") from error
+        raise ValueError(
+            _("invalid age recipient {recipient!r}: {error}").format(recipient=text, error=error)
+        ) from error
     raise ValueError(
-        f"invalid age recipient {text!r}: expected an age public key (age1...) "
-        "or an ssh-ed25519 / ssh-rsa public key"
+        _(
+            "invalid age recipient {recipient!r}: expected an age public key (age1...) "
+            "or an ssh-ed25519 / ssh-rsa public key"
+        ).format(recipient=text)
     )
 
 

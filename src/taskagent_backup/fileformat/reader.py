@@ -22,6 +22,7 @@ import zstandard
 
 from taskagent_backup.errors import BackupFileError
 from taskagent_backup.fileformat import FORMAT_NAME, FORMAT_VERSION, layout
+from taskagent_backup.i18n import _
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -58,7 +59,11 @@ class BackupReader:
 
     def fail(self, message: str) -> BackupFileError:
         """Return an error about this file at the current line."""
-        return BackupFileError(f"{self.path}: line {self.line_number}: {message}")
+        return BackupFileError(
+            _("{path}: line {line}: {message}").format(
+                path=self.path, line=self.line_number, message=message
+            )
+        )
 
     def _next_line(self) -> bytes:
         if self._pending is not None:
@@ -67,12 +72,14 @@ class BackupReader:
         try:
             raw = self.stream.readline()
         except (EOFError, zstandard.ZstdError, OSError) as error:
-            raise self.fail(f"cannot read: {error}; the file is truncated or damaged") from None
+            raise self.fail(
+                _("cannot read: {error}; the file is truncated or damaged").format(error=error)
+            ) from None
         self.line_number += 1
         if not raw:
-            raise self.fail("file ends here: the backup is truncated")
+            raise self.fail(_("file ends here: the backup is truncated"))
         if not raw.endswith(b"\n"):
-            raise self.fail("last line is incomplete: the backup is truncated")
+            raise self.fail(_("last line is incomplete: the backup is truncated"))
         return raw[:-1]
 
     def _push_back(self, line: bytes) -> None:
@@ -83,24 +90,27 @@ class BackupReader:
         try:
             line = self._next_line()
         except BackupFileError:
-            raise self.fail("file is empty or not a taskagent-backup file") from None
+            raise self.fail(_("file is empty or not a taskagent-backup file")) from None
         if not line.startswith(layout.DOCUMENT_PREFIX):
             raise self.fail(
-                f"not a {FORMAT_NAME} file (the old TaskAgent format is read by restore, "
-                "not verify --strict)"
+                foreign_file_marker()
+                + _("the old TaskAgent format is read by restore, not verify --strict")
+                + ")"
             )
         rest = line[len(layout.DOCUMENT_PREFIX):]
-        version_text, _, header_part = rest.partition(b',"header":')
+        version_text, _separator, header_part = rest.partition(b',"header":')
         if not version_text.isdigit() or int(version_text) != FORMAT_VERSION:
             raise self.fail(
-                f"format version {version_text.decode(errors='replace')} is not supported; "
-                f"this version of taskagent-backup reads version {FORMAT_VERSION}"
+                _(
+                    "format version {version} is not supported; "
+                    "this version of taskagent-backup reads version {supported}"
+                ).format(version=version_text.decode(errors="replace"), supported=FORMAT_VERSION)
             )
         if not header_part.endswith(b","):
-            raise self.fail("header line is malformed")
-        self.header = self._parse(header_part[:-1], "header")
+            raise self.fail(_("header line is malformed"))
+        self.header = self._parse(header_part[:-1], _("header"))
         if self._next_line() + b"\n" != layout.TABLES_OPEN:
-            raise self.fail('expected the line "tables":{')
+            raise self.fail(_('expected the line "tables":{'))
         return self.header
 
     def tables(self) -> Iterator[TableSection]:
@@ -112,8 +122,8 @@ class BackupReader:
                 return
             schema_match = layout.SCHEMA_OPEN.match(line)
             if not schema_match:
-                raise self.fail("expected a schema name or the end of the tables")
-            schema = self._parse(schema_match.group(2), "schema name")
+                raise self.fail(_("expected a schema name or the end of the tables"))
+            schema = self._parse(schema_match.group(2), _("schema name"))
             yield from self._schema_tables(schema)
 
     def _schema_tables(self, schema: str) -> Iterator[TableSection]:
@@ -123,16 +133,18 @@ class BackupReader:
                 return
             match = layout.TABLE_OPEN.match(line)
             if not match:
-                raise self.fail(f"expected a table of schema {schema!r}")
+                raise self.fail(
+                    _("expected a table of schema {schema!r}").format(schema=schema)
+                )
             section = TableSection(
                 schema=schema,
-                name=self._parse(match.group(2), "table name"),
-                table=self._parse(match.group(3), "table description"),
+                name=self._parse(match.group(2), _("table name")),
+                table=self._parse(match.group(3), _("table description")),
                 line_number=self.line_number,
             )
             yield section
             if section.rows_read == 0 and not section.sha256:
-                for _ in self.rows(section):
+                for _row in self.rows(section):
                     pass
 
     def rows(self, section: TableSection) -> Iterator[bytes]:
@@ -149,8 +161,10 @@ class BackupReader:
             if line.startswith(b"["):
                 if not comma_after_previous:
                     raise self.fail(
-                        f"table {section.qualified_name}: the comma after the previous row "
-                        "is missing, so the document is not valid JSON"
+                        _(
+                            "table {table}: the comma after the previous row "
+                            "is missing, so the document is not valid JSON"
+                        ).format(table=section.qualified_name)
                     )
                 comma_after_previous = line.endswith(b"],")
                 row = line[:-1] if comma_after_previous else line
@@ -161,40 +175,60 @@ class BackupReader:
                 continue
             close = layout.TABLE_CLOSE.match(line)
             if not close:
-                raise self.fail(f"table {section.qualified_name}: expected a row or the end")
+                raise self.fail(
+                    _("table {table}: expected a row or the end").format(
+                        table=section.qualified_name
+                    )
+                )
             break
         if count and comma_after_previous:
             raise self.fail(
-                f"table {section.qualified_name}: the last row ends with a comma, "
-                "so the document is not valid JSON"
+                _(
+                    "table {table}: the last row ends with a comma, "
+                    "so the document is not valid JSON"
+                ).format(table=section.qualified_name)
             )
         section.row_count = int(close.group(1))
         section.sha256 = close.group(2).decode()
         if count != section.row_count:
             raise self.fail(
-                f"table {section.qualified_name}: {count} rows found, "
-                f"{section.row_count} declared"
+                _("table {table}: {found} rows found, {declared} declared").format(
+                    table=section.qualified_name, found=count, declared=section.row_count
+                )
             )
         if digest.hexdigest() != section.sha256:
             raise self.fail(
-                f"table {section.qualified_name}: SHA-256 of the rows does not match: "
-                "the rows were changed after the backup was written"
+                _(
+                    "table {table}: SHA-256 of the rows does not match: "
+                    "the rows were changed after the backup was written"
+                ).format(table=section.qualified_name)
             )
 
     def _read_trailer(self) -> None:
         line = self._next_line()
         if not line.startswith(layout.TRAILER_PREFIX) or not line.endswith(b"}"):
-            raise self.fail("expected the trailer that ends the document")
-        self.trailer = self._parse(line[len(layout.TRAILER_PREFIX):-1], "trailer")
+            raise self.fail(_("expected the trailer that ends the document"))
+        self.trailer = self._parse(line[len(layout.TRAILER_PREFIX):-1], _("trailer"))
         if self.stream.read(1):
             self.line_number += 1
-            raise self.fail("unexpected data after the end of the document")
+            raise self.fail(_("unexpected data after the end of the document"))
 
     def _parse(self, text: bytes, what: str) -> Any:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError as error:
-            raise self.fail(f"{what} is not valid JSON: {error}") from None
+            raise self.fail(
+                _("{what} is not valid JSON: {error}").format(what=what, error=error)
+            ) from None
+
+
+def foreign_file_marker() -> str:
+    """Return how the error for a readable file that is not a backup starts.
+
+    The catalog looks for this text to tell a foreign file from a damaged one,
+    so both sides build it from the same translated message.
+    """
+    return _("not a {format} file").format(format=FORMAT_NAME) + " ("
 
 
 def open_decompressed(path: Path, identity_paths: list[Path] | None = None) -> IO[bytes]:
@@ -206,7 +240,9 @@ def open_decompressed(path: Path, identity_paths: list[Path] | None = None) -> I
     try:
         raw: IO[bytes] = path.open("rb")
     except OSError as error:
-        raise BackupFileError(f"{path}: cannot open: {error.strerror}") from error
+        raise BackupFileError(
+            _("{path}: cannot open: {reason}").format(path=path, reason=error.strerror)
+        ) from error
     magic = raw.read(len(AGE_MAGIC))
     raw.seek(0)
     if magic.startswith(AGE_MAGIC):

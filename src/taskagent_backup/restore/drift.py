@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskagent_backup.i18n import _
 from taskagent_backup.restore.plan import TargetTable
 
 TYPE_MODIFIER = re.compile(r"\(\d+(?:,\d+)?\)")
@@ -80,8 +81,11 @@ def map_columns(description: dict[str, Any], target: TargetTable) -> ColumnMappi
             continue
         elif not is_compatible(column.get("type"), current.type):
             mapping.problems.append(
-                f"{target.qualified_name}.{name}: backup has {column['type']}, "
-                f"database has {current.type}"
+                _("{column}: backup has {backup_type}, database has {database_type}").format(
+                    column=f"{target.qualified_name}.{name}",
+                    backup_type=column["type"],
+                    database_type=current.type,
+                )
             )
         else:
             mapping.positions.append(position)
@@ -101,8 +105,10 @@ def _check_added_columns(mapping: ColumnMapping, target_columns: dict[str, Any])
             and not column.identity
         ):
             mapping.problems.append(
-                f"{mapping.table.qualified_name}.{name}: column is NOT NULL without a default "
-                "and the backup has no values for it"
+                _(
+                    "{column}: column is NOT NULL without a default "
+                    "and the backup has no values for it"
+                ).format(column=f"{mapping.table.qualified_name}.{name}")
             )
         else:
             mapping.defaulted.append(name)

@@ -23,6 +23,7 @@ from taskagent_backup.db import connect
 from taskagent_backup.dsn import ConnectionTarget
 from taskagent_backup.errors import BackupToolError, DatabaseError, RestoreError
 from taskagent_backup.fileformat.reader import TableSection
+from taskagent_backup.i18n import _
 from taskagent_backup.progress import Progress
 from taskagent_backup.restore import diagnose, load, plan, sequences
 from taskagent_backup.restore.drift import ColumnMapping, map_columns
@@ -124,12 +125,14 @@ def _unexpected_error(error: Exception) -> BackupToolError:
     """Translate a driver error that no step translated, e.g. a missing privilege."""
     if not isinstance(error, asyncpg.PostgresError):
         return DatabaseError(
-            f"the connection to the database failed during the restore ({error}); the "
-            "server rolls back an interrupted transaction, so nothing was changed"
+            _(
+                "the connection to the database failed during the restore ({error}); the "
+                "server rolls back an interrupted transaction, so nothing was changed"
+            ).format(error=error)
         )
-    message = f"the restore failed and was rolled back: {error}"
+    message = _("the restore failed and was rolled back: {error}").format(error=error)
     if isinstance(error, asyncpg.InsufficientPrivilegeError):
-        message += (
+        message += _(
             "; the restore disables triggers and drops and re-adds foreign keys, which "
             "needs ownership of the restored tables: connect as their owner"
         )
@@ -143,11 +146,15 @@ async def _finish_transaction(transaction: Any, dry_run: bool) -> None:
     try:
         await transaction.commit()
     except asyncpg.PostgresError as error:
-        raise load.load_error(getattr(error, "table_name", None) or "(at commit)", error) from error
+        raise load.load_error(
+            getattr(error, "table_name", None) or _("(at commit)"), error
+        ) from error
     except (asyncpg.InterfaceError, OSError) as error:
         raise DatabaseError(
-            f"the connection failed while committing the restore ({error}); it is unknown "
-            "whether the restore was applied, so check the target's tables"
+            _(
+                "the connection failed while committing the restore ({error}); it is unknown "
+                "whether the restore was applied, so check the target's tables"
+            ).format(error=error)
         ) from error
 
 
@@ -162,7 +169,8 @@ async def _restore_in_transaction(connection: Any, run: RestoreRun) -> int:
     _check_selection(run, sections)
     if run.problems:
         raise RestoreError(
-            "the backup does not fit the target database; nothing was changed:\n  "
+            _("the backup does not fit the target database; nothing was changed:")
+            + "\n  "
             + "\n  ".join(sorted(run.problems))
         )
     if (
@@ -223,7 +231,9 @@ def _map_all(
         target = targets.get(section.qualified_name)
         if target is None:
             run.problems.append(
-                f"{section.qualified_name}: table does not exist in the target database"
+                _("{table}: table does not exist in the target database").format(
+                    table=section.qualified_name
+                )
             )
             continue
         mapping = map_columns(section.table, target)
@@ -254,7 +264,9 @@ def _check_selection(run: RestoreRun, sections: list[tuple[int, TableSection]]) 
         if not any(
             is_selected(section.schema, section.name, [pattern], []) for section in restored
         ):
-            run.problems.append(f"{pattern}: no table of this name is in the backup")
+            run.problems.append(
+                _("{pattern}: no table of this name is in the backup").format(pattern=pattern)
+            )
 
 
 async def _choose_rows(connection: Any, run: RestoreRun) -> list[StagedTable]:
@@ -343,17 +355,24 @@ async def _empty_tables(connection: Any, chosen: list[StagedTable]) -> None:
     references = await plan.outside_references(connection, [staged.table for staged in chosen])
     if references:
         listed = ", ".join(
-            f"{referencing} (references {referenced})" for referencing, referenced in references
+            _("{referencing} (references {referenced})").format(
+                referencing=referencing, referenced=referenced
+            )
+            for referencing, referenced in references
         )
         raise RestoreError(
-            f"replacing these tables would also empty tables that are not being restored: "
-            f"{listed}; add them to --tables, or restore rows with --mode insert-missing"
+            _(
+                "replacing these tables would also empty tables that are not being restored: "
+                "{tables}; add them to --tables, or restore rows with --mode insert-missing"
+            ).format(tables=listed)
         )
     names = ", ".join(_own_rows(staged.table) for staged in chosen)
     try:
         await connection.execute(f"TRUNCATE {names}")
     except asyncpg.PostgresError as error:
-        raise RestoreError(f"emptying the tables to replace failed: {error}") from error
+        raise RestoreError(
+            _("emptying the tables to replace failed: {error}").format(error=error)
+        ) from error
 
 
 def _own_rows(table: Table) -> str:
@@ -404,7 +423,9 @@ async def _with_row_key(
         typed=staged.picked,
         skip_existing=skip_existing,
     )
-    return RestoreError(f"{error}; the failing row has {key}") if key else error
+    if not key:
+        return error
+    return RestoreError(_("{error}; the failing row has {key}").format(error=error, key=key))
 
 
 async def _dry_run_guard(run: RestoreRun, step: Any, outcome: TableOutcome | None = None) -> None:
@@ -426,8 +447,9 @@ async def _dry_run_guard(run: RestoreRun, step: Any, outcome: TableOutcome | Non
 
 def _outcome_named_in(run: RestoreRun, message: str) -> TableOutcome:
     for staged in run.staged:
-        name = staged.outcome.table
-        if message.startswith((f"table {name}:", f"table {name} (")):
+        # load_error's message starts "table NAME: " or "table NAME (index ...)".
+        head = _("table {table}: {error}").format(table=staged.outcome.table, error="")
+        if message.startswith((head, head.rstrip(": ") + " (")):
             return staged.outcome
     return run.staged[0].outcome
 

@@ -25,6 +25,7 @@ import orjson
 
 from taskagent_backup.errors import BackupFileError
 from taskagent_backup.fileformat.reader import TableSection
+from taskagent_backup.i18n import _
 
 SUPPORTED_VERSIONS = ("1.0", "2.0")
 LEGACY_SCHEMA = "public"
@@ -95,22 +96,29 @@ def read_legacy(path: Path, content: bytes) -> LegacyBackup:
         document = orjson.loads(content)
     except orjson.JSONDecodeError as error:
         raise BackupFileError(
-            f"{path}: not a taskagent-backup file and not valid JSON: {error}"
+            _("{path}: not a taskagent-backup file and not valid JSON: {error}").format(
+                path=path, error=error
+            )
         ) from None
     metadata = document.get("metadata") if isinstance(document, dict) else None
     if not isinstance(metadata, dict) or metadata.get("version") not in SUPPORTED_VERSIONS:
         version = metadata.get("version") if isinstance(metadata, dict) else None
         raise BackupFileError(
-            f"{path}: not a taskagent-backup file, and not an old TaskAgent backup "
-            f"either (metadata.version is {version!r}; "
-            f"supported: {', '.join(SUPPORTED_VERSIONS)})"
+            _(
+                "{path}: not a taskagent-backup file, and not an old TaskAgent backup "
+                "either (metadata.version is {version!r}; supported: {supported})"
+            ).format(path=path, version=version, supported=", ".join(SUPPORTED_VERSIONS))
         )
     tables: dict[str, list[dict[str, Any]]] = {}
     for name, rows in document.items():
         if name == "metadata":
             continue
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            raise BackupFileError(f"{path}: table {name!r} is not a list of row objects")
+            raise BackupFileError(
+                _("{path}: table {table!r} is not a list of row objects").format(
+                    path=path, table=name
+                )
+            )
         tables[name] = rows
     header = {
         "format": "taskagent-legacy",

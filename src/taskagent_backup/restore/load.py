@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from taskagent_backup.errors import RestoreError
+from taskagent_backup.i18n import _
 from taskagent_backup.restore.drift import ColumnMapping
 from taskagent_backup.restore.plan import PlainIndex
 from taskagent_backup.snapshot.catalog import ForeignKey, Table
@@ -85,7 +86,9 @@ async def stage_rows(
         )
     except asyncpg.PostgresError as error:
         raise RestoreError(
-            f"table {table}: a row of the backup is not valid JSON: {error}"
+            _("table {table}: a row of the backup is not valid JSON: {error}").format(
+                table=table, error=error
+            )
         ) from error
     bad = await connection.fetchval(
         f"SELECT count(*) FROM {name} "
@@ -94,8 +97,10 @@ async def stage_rows(
     )
     if bad:
         raise RestoreError(
-            f"table {table}: {bad} rows of the backup do not have {width} values as its "
-            "description says; the file is damaged"
+            _(
+                "table {table}: {bad} rows of the backup do not have {width} values as its "
+                "description says; the file is damaged"
+            ).format(table=table, bad=bad, width=width)
         )
 
 
@@ -134,8 +139,10 @@ async def pick_rows(
         status = await connection.execute(query)
     except asyncpg.PostgresError as error:
         raise RestoreError(
-            f"table {mapping.table.qualified_name}: selecting rows failed: {error}; "
-            "a --where condition uses the table's column names, e.g. owner_id = '...'"
+            _(
+                "table {table}: selecting rows failed: {error}; "
+                "a --where condition uses the table's column names, e.g. owner_id = '...'"
+            ).format(table=mapping.table.qualified_name, error=error)
         ) from error
     return int(status.split()[-1])
 
@@ -183,11 +190,11 @@ def load_error(table: str, error: asyncpg.PostgresError) -> RestoreError:
     For key and foreign-key violations the detail names the row's key; for
     CHECK and NOT NULL violations it lists the failing row's values.
     """
-    message = f"table {table}: {error}"
+    message = _("table {table}: {error}").format(table=table, error=error)
     constraint = getattr(error, "constraint_name", None)
     detail = getattr(error, "detail", None)
     if constraint:
-        message += f" (constraint {constraint})"
+        message += _(" (constraint {constraint})").format(constraint=constraint)
     if detail:
         message += f"; {detail}"
     return RestoreError(message)
@@ -272,4 +279,6 @@ async def create_indexes(connection: Any, indexes: list[PlainIndex]) -> None:
         try:
             await connection.execute(index.definition)
         except asyncpg.PostgresError as error:
-            raise load_error(f"{index.table} (index {index.name})", error) from error
+            raise load_error(
+                _("{table} (index {index})").format(table=index.table, index=index.name), error
+            ) from error

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from taskagent_backup.errors import RestoreError
+from taskagent_backup.i18n import _
 
 RestoreMode = Literal["replace", "insert-missing", "fail-on-conflict"]
 RESTORE_MODES: tuple[RestoreMode, ...] = ("replace", "insert-missing", "fail-on-conflict")
@@ -34,9 +35,11 @@ class RestoreOptions:
         """Raise ``RestoreError`` for combinations that would lose rows."""
         if self.where and self.mode == "replace":
             raise RestoreError(
-                "--mode replace empties whole tables, so with --where it would delete every "
-                "row that the condition does not select; use --mode insert-missing or "
-                "fail-on-conflict"
+                _(
+                    "--mode replace empties whole tables, so with --where it would delete every "
+                    "row that the condition does not select; use --mode insert-missing or "
+                    "fail-on-conflict"
+                )
             )
 
     def effective_mode(self) -> RestoreMode:

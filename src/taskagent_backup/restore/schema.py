@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from taskagent_backup.errors import RestoreError
+from taskagent_backup.i18n import _
 
 PSQL_RESTRICT_LINE = re.compile(r"^\\(?:un)?restrict\s+\S+\s*$", re.MULTILINE)
 META_COMMAND_LINE = re.compile(r"^\\\S+", re.MULTILINE)
@@ -50,8 +51,11 @@ def prepare_schema_sql(sql: str) -> str:
     other = META_COMMAND_LINE.search(script)
     if other:
         raise RestoreError(
-            f"the embedded schema contains the psql command {other.group(0)!r}, which "
-            "cannot run here; apply the schema with psql, then restore without --create-schema"
+            _(
+                "the embedded schema contains the psql command {command!r}, which "
+                "cannot run here; apply the schema with psql, then restore without "
+                "--create-schema"
+            ).format(command=other.group(0))
         )
     return CREATE_SCHEMA.sub("CREATE SCHEMA IF NOT EXISTS ", script)
 
@@ -76,16 +80,20 @@ async def apply_schema(connection: Any, trailer: dict[str, Any], schemas: list[s
     """
     embedded = trailer.get("schema") or {}
     if not embedded.get("embedded"):
-        reason = embedded.get("reason") or "unknown reason"
+        reason = embedded.get("reason") or _("unknown reason")
         raise RestoreError(
-            f"--create-schema: the backup has no embedded schema ({reason}); create the "
-            "schema in the target first, e.g. with the application's migrations"
+            _(
+                "--create-schema: the backup has no embedded schema ({reason}); create the "
+                "schema in the target first, e.g. with the application's migrations"
+            ).format(reason=reason)
         )
     existing = await connection.fetchval(TABLES_IN_SCHEMAS_QUERY, schemas)
     if existing:
         raise RestoreError(
-            f"--create-schema needs an empty database, but the target has {existing} tables "
-            f"in schemas {', '.join(schemas)}; restore without --create-schema instead"
+            _(
+                "--create-schema needs an empty database, but the target has {count} tables "
+                "in schemas {schemas}; restore without --create-schema instead"
+            ).format(count=existing, schemas=", ".join(schemas))
         )
     script = prepare_schema_sql(embedded["sql"])
     await _check_roles(connection, policy_roles(script))
@@ -94,7 +102,7 @@ async def apply_schema(connection: Any, trailer: dict[str, Any], schemas: list[s
         await connection.execute(script)
     except asyncpg.PostgresError as error:
         raise RestoreError(
-            f"--create-schema: the embedded schema failed to apply: {error}"
+            _("--create-schema: the embedded schema failed to apply: {error}").format(error=error)
         ) from error
     await connection.execute("SELECT set_config('search_path', $1, false)", search_path)
 
@@ -109,7 +117,9 @@ async def _check_roles(connection: Any, roles: set[str]) -> None:
     if missing:
         commands = " ".join(f'CREATE ROLE "{role}" NOLOGIN;' for role in missing)
         raise RestoreError(
-            f"--create-schema: row-level security policies name roles that do not exist "
-            f"on the target server: {', '.join(missing)}; create them first ({commands}) "
-            "and run the restore again"
+            _(
+                "--create-schema: row-level security policies name roles that do not exist "
+                "on the target server: {roles}; create them first ({commands}) "
+                "and run the restore again"
+            ).format(roles=", ".join(missing), commands=commands)
         )
