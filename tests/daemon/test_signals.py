@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import connect_to
 from tests.daemon.conftest import NotifySocket
 
 DOWN_DSN = "postgresql://postgres@/nodb?host=/nonexistent&port=5432"
@@ -88,3 +90,50 @@ def test_daemon_stop_signal_exit_zero(
     assert daemon.returncode == 0
     events = [line for line in stdout.splitlines() if '"daemon_stopped"' in line]
     assert len(events) == 1
+
+
+async def test_daemon_sigterm_during_backup_no_file_left(
+    tmp_path: Path, taskagent_dsn: str, path_notify_socket: NotifySocket
+) -> None:
+    directory = tmp_path / "backups"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\ndsn = "{taskagent_dsn}"\nschemas = ["public", "auth"]\n'
+        f'[backup]\ndirectory = "{directory}"\n[schedule]\ntimezone = "UTC"\n'
+    )
+    blocker = await connect_to(taskagent_dsn)
+    transaction = blocker.transaction()
+    await transaction.start()
+    # The catch-up backup at start waits on this lock with its temporary file open.
+    await blocker.execute("LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE")
+    environment = {**os.environ, "NOTIFY_SOCKET": path_notify_socket.name}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "taskagent_backup.daemon_main", "--config", str(config),
+        env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await asyncio.to_thread(path_notify_socket.receive_until, "READY=1")
+        await _wait_for_partial(directory)
+        process.send_signal(signal.SIGTERM)
+        stdout, _stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        await transaction.rollback()
+        await blocker.close()
+        if process.returncode is None:
+            process.kill()
+
+    assert process.returncode == 0
+    assert list(directory.glob(".*.partial")) == []
+    assert [path.name for path in directory.glob("*_backup_*")] == []
+    assert b'"backup_cancelled"' in stdout
+    messages = path_notify_socket.drain()
+    assert any(message.startswith("EXTEND_TIMEOUT_USEC=") for message in messages)
+    assert "STOPPING=1" in messages
+
+
+async def _wait_for_partial(directory: Path) -> None:
+    for _attempt in range(1500):
+        if directory.is_dir() and any(directory.glob(".*.partial")):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no temporary backup file appeared in {directory}")
