@@ -3,9 +3,9 @@
 Run by ``run_benchmark.py`` as a child process, so the lag monitor shares
 the event loop with the backup exactly as a scheduler job would::
 
-    python bench/lag_probe.py --config CONFIG --output RESULT.json
+    python bench/lag_probe.py --config CONFIG --output RESULTS.jsonl
 
-Writes the lag report and the backup's size and duration as JSON.
+Appends the lag report and the backup's size and duration as one JSON line.
 """
 
 from __future__ import annotations
@@ -33,20 +33,22 @@ async def probe(config: Path) -> dict[str, object]:
         "file": str(result.path),
         "bytes": result.bytes,
         "rows": result.rows,
-        "seconds": round(result.seconds, 2),
+        "backup_seconds": round(result.seconds, 2),
     }
 
 
 def main() -> int:
-    """Parse the arguments, run the probe and write its JSON result."""
+    """Parse the arguments, run the probe and append its JSON result."""
     parser = argparse.ArgumentParser(description="Measure event loop lag during one backup.")
     parser.add_argument("--config", type=Path, required=True, help="backup TOML configuration")
-    parser.add_argument("--output", type=Path, required=True, help="where to write the JSON")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="JSON lines file that the result is appended to")
     arguments = parser.parse_args()
     configure_logging("warning")
 
     results = asyncio.run(probe(arguments.config))
-    arguments.output.write_text(json.dumps(results, indent=2) + "\n")
+    with arguments.output.open("a") as output:
+        output.write(json.dumps(results) + "\n")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -27,6 +28,8 @@ BACKUP_VARIANTS = [
 ]
 LAG_VARIANTS = [("zstd", "zstd", True), ("none", "none", False)]
 RESTORE_TARGET = "restore_target"
+# The end of the summary line that taskagent-backupd prints, e.g. "(417.0 MiB, 12.3 s)".
+SUMMARY_SECONDS = re.compile(r", ([0-9.]+) s\)\s*$", re.MULTILINE)
 
 Step = dict[str, object]
 
@@ -62,11 +65,11 @@ class Context:
 
 def measure(
     context: Context, name: str, command: list[str], prepare: Callable[[], None] | None = None
-) -> tuple[Step, Measurement]:
-    """Run ``command`` ``context.repeat`` times and return the step's numbers.
+) -> tuple[Step, list[Measurement]]:
+    """Run ``command`` ``context.repeat`` times; return the step's numbers and every run.
 
     ``prepare`` runs untimed before each run.  Reports the median time and
-    the largest peak RSS; stops repeating after a failed run.
+    the largest peak RSS, and stops repeating after a failed run.
     """
     runs: list[Measurement] = []
     for attempt in range(context.repeat):
@@ -82,7 +85,7 @@ def measure(
     step["seconds"] = round(median([run.seconds for run in runs]), 2)
     step["runs_seconds"] = [round(run.seconds, 2) for run in runs]
     step["max_rss_mb"] = round(max(run.max_rss_mb for run in runs), 1)
-    return step, runs[-1]
+    return step, runs
 
 
 def run_pg_dumps(context: Context) -> list[Step]:
@@ -131,6 +134,16 @@ def _empty(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def backup_phase_seconds(summary: str) -> float | None:
+    """Return the duration from the ``backup written: ... (N s)`` summary line.
+
+    That is ``run_backup`` alone: the process's wall time also covers the
+    interpreter start and the retention pass that reads the new file back.
+    """
+    match = SUMMARY_SECONDS.search(summary)
+    return float(match.group(1)) if match else None
+
+
 def run_backups(context: Context) -> list[Step]:
     """Time ``taskagent-backupd --run-now`` for every variant."""
     print("taskagent-backupd --run-now:", flush=True)
@@ -141,7 +154,10 @@ def run_backups(context: Context) -> list[Step]:
         config = write_config(context.work / "configs" / f"{slug}.toml", context.source_dsn,
                               directory, compression, embed)
         command = [str(BIN / "taskagent-backupd"), "--run-now", "--config", str(config)]
-        step, _ = measure(context, name, command, prepare=partial(_empty, directory))
+        step, runs = measure(context, name, command, prepare=partial(_empty, directory))
+        phases = [backup_phase_seconds(run.stdout) for run in runs]
+        known = [phase for phase in phases if phase is not None]
+        step["backup_seconds"] = round(median(known), 2) if known else None
         written = backup_file(directory)
         step["bytes"] = written.stat().st_size if written else None
         step["file"] = str(written) if written else None
@@ -159,14 +175,30 @@ def run_lag_probes(context: Context) -> list[Step]:
         directory = context.work / "lag" / name
         config = write_config(context.work / "configs" / f"lag-{name}.toml",
                               context.source_dsn, directory, compression, embed)
-        output = context.work / "lag" / f"{name}.json"
+        output = context.work / "lag" / f"{name}.jsonl"
         command = [sys.executable, str(Path(__file__).parent / "lag_probe.py"),
                    "--config", str(config), "--output", str(output)]
         step, _ = measure(context, f"lag probe {name}", command, prepare=partial(_empty, directory))
         if output.exists():
-            step.update(json.loads(output.read_text()))
+            step.update(_combine_probes(output))
         steps.append(step)
     return steps
+
+
+def _combine_probes(results_path: Path) -> Step:
+    """Merge the probe's JSON lines: the worst lag of all runs, the median backup time."""
+    probes = [json.loads(line) for line in results_path.read_text().splitlines() if line]
+    lags = [probe["lag"] for probe in probes]
+    return {
+        "lag": {
+            "samples": sum(lag["samples"] for lag in lags),
+            "max_ms": max(lag["max_ms"] for lag in lags),
+            "p99_ms": max(lag["p99_ms"] for lag in lags),
+            "runs_max_ms": [lag["max_ms"] for lag in lags],
+        },
+        "bytes": probes[-1]["bytes"],
+        "backup_seconds": round(median([probe["backup_seconds"] for probe in probes]), 2),
+    }
 
 
 def run_restores(context: Context) -> list[Step]:
@@ -190,9 +222,9 @@ def _run_restore(
         if schema_first:
             _restore_schema_only(context, target)
 
-    step, last = measure(context, name, command, prepare)
+    step, runs = measure(context, name, command, prepare)
     step["schema_first"] = schema_first
-    if last.ok:
+    if runs[-1].ok:
         step.update(_check_target(context))
     asyncio.run(drop_database(context.server, RESTORE_TARGET))
     return step
