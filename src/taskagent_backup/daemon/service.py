@@ -42,6 +42,7 @@ from taskagent_backup.daemon.watchdog import ping_while_healthy, watchdog_interv
 from taskagent_backup.errors import BackupToolError, ConfigError, LockHeldError
 from taskagent_backup.i18n import _
 from taskagent_backup.logging_setup import configure_logging
+from taskagent_backup.daemon.drills import drill_after_backup
 from taskagent_backup.run_once import run_once
 from taskagent_backup.settings import Settings, load_settings
 
@@ -207,6 +208,7 @@ class BackupDaemon:
             self.outcomes[kind] = RunOutcome(
                 kind, True, datetime.now(UTC), bytes=result.bytes, seconds=result.seconds
             )
+            await drill_after_backup(settings, kind, result)
 
     def _record_failure(self, kind: str, error: str) -> None:
         first_line = error.splitlines()[0] if error else ""
