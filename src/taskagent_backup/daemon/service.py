@@ -34,6 +34,7 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from taskagent_backup.daemon.drills import drill_after_backup
 from taskagent_backup.daemon.missed import find_missed_runs, newest_good_backup_times
 from taskagent_backup.daemon.notify import Notifier, monotonic_usec
 from taskagent_backup.daemon.schedule import SCHEDULED_KINDS, Schedule, build_schedules
@@ -42,7 +43,6 @@ from taskagent_backup.daemon.watchdog import ping_while_healthy, watchdog_interv
 from taskagent_backup.errors import BackupToolError, ConfigError, LockHeldError
 from taskagent_backup.i18n import _
 from taskagent_backup.logging_setup import configure_logging
-from taskagent_backup.daemon.drills import drill_after_backup
 from taskagent_backup.run_once import run_once
 from taskagent_backup.settings import Settings, load_settings
 
