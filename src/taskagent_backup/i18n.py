@@ -14,6 +14,7 @@ import gettext
 import io
 import locale
 import os
+import unicodedata
 from pathlib import Path
 
 DOMAIN = "taskagent_backup"
@@ -66,6 +67,15 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, count: int) -> str:
     """Return the singular or plural form of a message, translated."""
     return translation().ngettext(singular, plural, count)
+
+
+def display_width(text: str) -> int:
+    """Return how many terminal columns ``text`` takes.
+
+    East Asian wide and fullwidth characters (kanji, kana) take two columns,
+    so padding translated table cells with ``str.ljust`` would misalign them.
+    """
+    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
 
 
 def translate_argparse() -> None:

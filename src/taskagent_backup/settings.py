@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from taskagent_backup.dsn import ConnectionTarget, parse_dsn
 from taskagent_backup.errors import ConfigError
-from taskagent_backup.i18n import _
+from taskagent_backup.i18n import _, ngettext
 
 DEFAULT_CONFIG_PATH = Path("/etc/taskagent-backup/config.toml")
 ENV_PREFIX = "TASKAGENT_BACKUP_"
@@ -250,9 +250,38 @@ def _describe(error: ValidationError) -> list[str]:
             shown = _("(a table)")
         else:
             shown = repr(value)
-        # NOTE: pydantic's own messages (ranges, types, choices) stay English.
-        message = str(item["msg"]).removeprefix("Value error, ")
+        message = _pydantic_message(item)
         if item["type"] == "extra_forbidden":
             message = _("unknown key; check the spelling against config.example.toml")
         problems.append(f"{key} = {shown}: {message}")
     return problems
+
+
+def _pydantic_message(item: Any) -> str:
+    """Return pydantic's message for one error, translated for the common types.
+
+    The English msgids repeat pydantic 2's wording, so English output is
+    unchanged; other error types keep pydantic's English text.
+    """
+    context = item.get("ctx") or {}
+    error_type = item["type"]
+    if error_type == "too_short":
+        return ngettext(
+            "List should have at least {min_length} item after validation, not {actual_length}",
+            "List should have at least {min_length} items after validation, not {actual_length}",
+            context["min_length"],
+        ).format(**context)
+    templates = {
+        "greater_than_equal": _("Input should be greater than or equal to {ge}"),
+        "less_than_equal": _("Input should be less than or equal to {le}"),
+        "literal_error": _("Input should be {expected}"),
+        "int_parsing": _("Input should be a valid integer, unable to parse string as an integer"),
+        "int_from_float": _("Input should be a valid integer, got a number with a fractional part"),
+        "bool_parsing": _("Input should be a valid boolean, unable to interpret input"),
+        "list_type": _("Input should be a valid list"),
+        "string_type": _("Input should be a valid string"),
+        "model_type": _("Input should be a valid dictionary or instance of {class_name}"),
+    }
+    if error_type in templates:
+        return templates[error_type].format(**context)
+    return str(item["msg"]).removeprefix("Value error, ")

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from taskagent_backup.catalog import BackupEntry, scan_directory
-from taskagent_backup.i18n import _
+from taskagent_backup.i18n import _, display_width
 from taskagent_backup.settings import load_settings
 from taskagent_backup.summary import format_size
 
@@ -64,9 +64,14 @@ def print_table(entries: list[BackupEntry], zone: tzinfo) -> None:
     header = [_("TIME"), _("KIND"), _("SIZE"), _("TABLES"), _("ROWS"), _("STATE"),
               _("VERIFIED"), _("DRILLED"), _("FILE")]
     rows = [header] + [_table_row(entry, zone) for entry in entries]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
+    widths = [
+        max(display_width(row[column]) for row in rows) for column in range(len(header) - 1)
+    ]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        cells = [
+            cell + " " * (width - display_width(cell))
+            for cell, width in zip(row, widths, strict=False)
+        ]
         print("  ".join([*cells, row[-1]]))
 
 
