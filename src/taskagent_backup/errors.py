@@ -10,6 +10,7 @@ carries the process exit code that the command-line entry points use::
     ├── BackupFailed                exit 1: a backup run did not complete
     │   └── DiskSpaceError          exit 73 (EX_CANTCREAT): not enough free space
     ├── LockHeldError               exit 75 (EX_TEMPFAIL): another backup is running
+    │   └── DaemonRunningError      another daemon serves the same backup directory
     ├── BackupFileError             exit 65 (EX_DATAERR): a backup file is invalid
     │   └── AgeIdentityError        no given age identity can decrypt the file
     └── RestoreError                exit 1: a restore was rolled back
@@ -101,3 +102,17 @@ class AgeIdentityError(BackupFileError):
 
 class RestoreError(BackupToolError):
     """A restore failed and its transaction was rolled back."""
+
+
+class DaemonRunningError(LockHeldError):
+    """Another ``taskagent-backupd`` already serves the backup directory."""
+
+    def __init__(self, pid: int | None, lock_path: str) -> None:
+        super().__init__(pid, lock_path)
+        holder = _("pid {pid}").format(pid=pid) if pid else _("unknown pid")
+        self.args = (
+            _(
+                "another taskagent-backupd is running for this backup directory ({holder}); "
+                "lock file {lock_path}"
+            ).format(holder=holder, lock_path=lock_path),
+        )

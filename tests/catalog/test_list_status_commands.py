@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +14,8 @@ import pytest
 
 from taskagent_backup.cli.main import main
 from taskagent_backup.cli.status_command import EXIT_STALE, daemon_state, next_runs, parse_duration
-from taskagent_backup.lock import backup_lock
+from taskagent_backup.errors import DaemonRunningError
+from taskagent_backup.lock import backup_lock, daemon_lock
 from taskagent_backup.settings import Settings
 from tests.catalog.backup_files import at, truncate, write_backup
 
@@ -143,21 +144,30 @@ def test_next_runs_follow_schedule_zone() -> None:
     assert runs["weekly"] == datetime(2026, 3, 30, 1, 0, tzinfo=runs["weekly"].tzinfo)
 
 
-def test_daemon_state_finds_process_and_lock(tmp_path: Path) -> None:
-    process = subprocess.Popen(["bash", "-c", "exec -a taskagent-backupd sleep 30"])
-    try:
-        time.sleep(0.2)
+def test_daemon_state_reads_daemon_and_backup_locks(tmp_path: Path) -> None:
+    before = daemon_state(tmp_path)
+    with daemon_lock(tmp_path):
         with backup_lock(tmp_path):
             state = daemon_state(tmp_path)
-        after = daemon_state(tmp_path)
-    finally:
-        process.kill()
-        process.wait()
+        idle = daemon_state(tmp_path)
+    after = daemon_state(tmp_path)
 
+    assert not before.running
     assert state.running
-    assert state.pid == process.pid
+    assert state.pid == os.getpid()
     assert state.backup_in_progress
-    assert not after.backup_in_progress
+    assert idle.running
+    assert not idle.backup_in_progress
+    assert not after.running
+
+
+def test_daemon_lock_second_holder_rejected(tmp_path: Path) -> None:
+    with (
+        daemon_lock(tmp_path),
+        pytest.raises(DaemonRunningError, match=f"pid {os.getpid()}"),
+        daemon_lock(tmp_path),
+    ):
+        pass
 
 
 def test_list_table_shows_states(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

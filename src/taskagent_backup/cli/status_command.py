@@ -8,7 +8,6 @@ healthcheck): 0 when the newest good backup is at most that old,
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -24,14 +23,13 @@ from apscheduler.triggers.cron import CronTrigger
 from taskagent_backup.catalog import BackupEntry, newest_good, scan_directory
 from taskagent_backup.cli.list_command import format_local_time
 from taskagent_backup.i18n import _
-from taskagent_backup.lock import lock_path
+from taskagent_backup.lock import DAEMON_LOCK_FILE_NAME, lock_holder, lock_path
 from taskagent_backup.naming import KINDS
 from taskagent_backup.settings import Settings, load_settings
 
 EXIT_STALE = 1
 DURATION_PATTERN = re.compile(r"(\d+)([smhdw])")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-DAEMON_COMMAND_MARKERS = (b"taskagent-backupd", b"taskagent_backup.daemon_main")
 SYSTEMD_UNIT = "taskagent-backupd.service"
 SYSTEMCTL_TIMEOUT_SECONDS = 5
 
@@ -153,17 +151,18 @@ def next_runs(settings: Settings, now: datetime) -> dict[str, datetime | None]:
 
 
 def daemon_state(directory: Path) -> DaemonState:
-    """Find the daemon process and tell whether the backup lock is held.
+    """Tell whether a daemon serves ``directory`` and whether a backup runs now.
 
-    The lock is inspected through ``/proc/locks``, never taken, so asking
-    for the status cannot make a starting backup fail with "lock held".
+    Both come from the daemon and backup locks, inspected through
+    ``/proc/locks`` and never taken, so asking for the status cannot make a
+    starting daemon or backup fail.
     """
-    pid = _find_daemon_pid()
+    pid = lock_holder(directory / DAEMON_LOCK_FILE_NAME)
     systemd_state = _systemd_unit_state()
     return DaemonState(
         running=pid is not None or systemd_state == "active",
-        pid=pid,
-        backup_in_progress=_lock_is_held(lock_path(directory)),
+        pid=pid or None,
+        backup_in_progress=lock_holder(lock_path(directory)) is not None,
         systemd_state=systemd_state,
     )
 
@@ -180,35 +179,6 @@ def _systemd_unit_state() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return completed.stdout.strip() or None
-
-
-def _find_daemon_pid() -> int | None:
-    # NOTE: finds only daemons whose processes this user can see in /proc.
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
-                arguments = stream.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--run-now" in arguments:
-            continue
-        if any(marker in argument for argument in arguments[:3]
-               for marker in DAEMON_COMMAND_MARKERS):
-            return int(entry.name)
-    return None
-
-
-def _lock_is_held(path: Path) -> bool:
-    try:
-        status = path.stat()
-        locks = Path("/proc/locks").read_text()
-    except OSError:
-        return False
-    # /proc/locks names the file as MAJOR:MINOR:INODE, the numbers in hex, hex, decimal.
-    lock_id = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
-    return any(lock_id in line.split() for line in locks.splitlines())
 
 
 def _age_text(age: timedelta) -> str:
