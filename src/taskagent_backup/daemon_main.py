@@ -11,7 +11,7 @@ from pathlib import Path
 import structlog
 
 from taskagent_backup.errors import BackupToolError
-from taskagent_backup.i18n import _
+from taskagent_backup.i18n import _, translate_argparse
 from taskagent_backup.logging_setup import configure_logging, is_journal_stream
 from taskagent_backup.naming import KINDS
 from taskagent_backup.settings import load_settings
@@ -22,6 +22,7 @@ log = structlog.get_logger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``taskagent-backupd``."""
+    translate_argparse()
     parser = argparse.ArgumentParser(
         prog="taskagent-backupd",
         description=_("Back up the TaskAgent database on a schedule (systemd service)."),
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)
     arguments = build_parser().parse_args(argv)
     try:
-        settings = load_settings(arguments.config)
+        settings = load_settings(arguments.config, check_password=True)
     except BackupToolError as error:
         _report_startup_error(error)
         return error.exit_code

@@ -62,8 +62,12 @@ class DatabaseSettings(_Section):
         return target.with_password(password) if password is not None else target
 
     def _read_password(self) -> str | None:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if self.password_credential and not directory and self.password_file:
+            # Outside the service (an operator's command), the credential's
+            # source file named by password_file is read instead.
+            return _read_secret_file(self.password_file, "database.password_file")
         if self.password_credential:
-            directory = os.environ.get("CREDENTIALS_DIRECTORY")
             if not directory:
                 raise ConfigError([
                     _(
@@ -199,17 +203,21 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-def load_settings(path: Path | None) -> Settings:
+def load_settings(path: Path | None, *, check_password: bool = False) -> Settings:
     """Read ``path`` (TOML) and the environment into ``Settings``.
 
     ``path`` of ``None`` means the default path, which may be missing; a path
-    given explicitly must exist.  Raises ``ConfigError`` listing every problem.
+    given explicitly must exist.  With ``check_password``, the password
+    source is read too, as the daemon does at start and on reload; commands
+    that never connect (list, status, prune) skip it.  Raises
+    ``ConfigError`` listing every problem.
     """
     source = path or DEFAULT_CONFIG_PATH
     data = _read_toml(source, required=path is not None)
     try:
         settings = Settings(**data)
-        settings.database.target()
+        if check_password:
+            settings.database.target()
     except ValidationError as error:
         raise ConfigError(_describe(error), str(source)) from None
     except ConfigError as error:

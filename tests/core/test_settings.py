@@ -109,12 +109,32 @@ def test_password_credential_without_directory_fails(
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     path = write_config(tmp_path, '[database]\npassword_credential = "db-password"\n')
 
+    settings = load_settings(path)
+
     with pytest.raises(ConfigError, match="LoadCredential=db-password"):
-        load_settings(path)
+        load_settings(path, check_password=True)
+    with pytest.raises(ConfigError, match="LoadCredential=db-password"):
+        settings.database.target()
+
+
+def test_password_credential_outside_service_reads_password_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    (tmp_path / "db-password").write_text("from-file\n")
+    path = write_config(
+        tmp_path,
+        '[database]\npassword_credential = "db-password"\n'
+        f'password_file = "{tmp_path}/db-password"\n',
+    )
+
+    settings = load_settings(path, check_password=True)
+
+    assert settings.database.target().password == "from-file"
 
 
 def test_password_file_missing_fails(tmp_path: Path) -> None:
     path = write_config(tmp_path, f'[database]\npassword_file = "{tmp_path}/nope"\n')
 
     with pytest.raises(ConfigError, match=r"database\.password_file: cannot read"):
-        load_settings(path)
+        load_settings(path, check_password=True)

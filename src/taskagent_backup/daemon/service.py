@@ -294,7 +294,7 @@ class BackupDaemon:
         async with self._reload_lock:
             self.notifier.send(RELOADING=1, MONOTONIC_USEC=monotonic_usec())
             try:
-                settings = load_settings(self.config_path)
+                settings = load_settings(self.config_path, check_password=True)
             except ConfigError as error:
                 log.error("config_reload_failed", config=str(error.source),
                           problems=error.problems)
