@@ -21,6 +21,7 @@ from pathlib import Path
 
 from taskagent_backup.atomic import ensure_private_directory
 from taskagent_backup.errors import BackupFailed, DaemonRunningError, LockHeldError
+from taskagent_backup.i18n import _
 
 LOCK_FILE_NAME = ".backup.lock"
 DAEMON_LOCK_FILE_NAME = ".daemon.lock"
@@ -80,7 +81,9 @@ def _hold(path: Path, error_class: type[LockHeldError]) -> Iterator[Path]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_FILE_MODE)
     except OSError as error:
-        raise BackupFailed(f"cannot open the lock file {path}: {error.strerror}") from error
+        raise BackupFailed(
+            _("cannot open the lock file {path}: {reason}").format(path=path, reason=error.strerror)
+        ) from error
     try:
         _lock_or_raise(fd, path, error_class)
         _write_pid(fd)
