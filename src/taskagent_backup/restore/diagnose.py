@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from taskagent_backup.i18n import _
 from taskagent_backup.restore.drift import ColumnMapping
 from taskagent_backup.restore.load import insert_sql
 
@@ -88,5 +89,7 @@ async def _describe_row(
         }
     key = mapping.table.table.primary_key
     if key and all(column in values for column in key):
-        return "key (" + ", ".join(key) + ")=(" + ", ".join(str(values[c]) for c in key) + ")"
-    return "row " + orjson.dumps(values).decode()[:ROW_TEXT_LIMIT]
+        return _("key ({columns})=({values})").format(
+            columns=", ".join(key), values=", ".join(str(values[c]) for c in key)
+        )
+    return _("row {values}").format(values=orjson.dumps(values).decode()[:ROW_TEXT_LIMIT])
