@@ -14,7 +14,7 @@ from taskagent_backup.i18n import display_width
         ("FILE", 4),
         ("ファイル", 8),
         ("暗号化 (未検査)", 15),
-        ("ＡＢ", 4),
+        ("\uff21\uff22", 4),  # fullwidth "AB"
     ],
 )
 def test_display_width_counts_wide_as_two(text: str, columns: int) -> None:
