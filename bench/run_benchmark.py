@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -94,6 +95,7 @@ def run_all(arguments: argparse.Namespace, server: LocalServer, work: Path) -> d
     results: dict[str, object] = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "git_commit": _git_commit(),
         "machine": describe_machine(work),
         "dataset": {"users": arguments.users, **_dataset_facts(context)},
         "backups": run_pg_dumps(context) + run_backups(context),
@@ -117,6 +119,15 @@ def _dataset_facts(context: Context) -> dict[str, object]:
         "total_rows": sum(context.source_counts.values()),
         "tables": context.source_counts,
     }
+
+
+def _git_commit() -> str:
+    # "-dirty" marks uncommitted changes in the tree that was measured.
+    result = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
+        capture_output=True, text=True, check=False,
+    )
+    return result.stdout.strip() or "unknown"
 
 
 def _child_environment() -> dict[str, str]:
