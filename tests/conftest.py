@@ -21,6 +21,12 @@ from taskagent_backup.pgserver import LocalServer, temporary_server
 from taskagent_backup.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Tests match English messages; a developer's Japanese shell must not turn
+# them into Japanese. Tests of the translations set LANG themselves.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
 _database_numbers = itertools.count(1)
 
 

@@ -94,7 +94,7 @@ class BackupReader:
         if not line.startswith(layout.DOCUMENT_PREFIX):
             raise self.fail(
                 foreign_file_marker()
-                + _("the old TaskAgent format is read by restore, not verify --strict")
+                + _("an old TaskAgent backup can be restored with taskagent-backup restore, but not verified")
                 + ")"
             )
         rest = line[len(layout.DOCUMENT_PREFIX):]
