@@ -8,6 +8,7 @@ test that needs a database gets a fresh one from ``new_database``.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 
 from taskagent_backup.dsn import parse_dsn
 from taskagent_backup.pgserver import LocalServer, temporary_server
@@ -28,6 +30,16 @@ for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
     os.environ.pop(_variable, None)
 os.environ["LANG"] = "C.UTF-8"
 _database_numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def reset_logging() -> Iterator[None]:
+    """Restore structlog and root logging, which CLI handlers point at captured streams."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers, root.level = handlers, level
 
 
 @pytest.fixture(scope="session")
