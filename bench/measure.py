@@ -6,10 +6,10 @@ the command and every descendant it waited for, such as the pg_dump that
 our backup starts.  It is the peak of the largest single process, not the
 sum of the tree, and the PostgreSQL server's own memory is not part of it.
 
-GNU time sits between this process and the command on purpose: Linux
-counts the memory of a forked child before ``exec`` in its peak, so a
-command forked straight from this Python process would report at least
-this process's own size (about 65 MB) even for a small C program.
+GNU time sits between this process and the command on purpose.  Linux
+counts the memory of a forked child before ``exec`` in its peak.  A command
+forked straight from this Python process would therefore report at least
+this process's own size (about 65 MB), even for a small C program.
 """
 
 from __future__ import annotations
