@@ -22,7 +22,7 @@ import structlog
 
 from taskagent_backup import __version__
 from taskagent_backup.atomic import ensure_private_directory, remove_stale_partials
-from taskagent_backup.db import DRIVER_ERRORS, connect, query_error
+from taskagent_backup.db import DRIVER_ERRORS, SESSION_SETTINGS, connect, query_error
 from taskagent_backup.diskspace import ensure_free_space
 from taskagent_backup.errors import (
     BackupFailed,
@@ -93,9 +93,7 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
         log.warning("stale_partial_removed", file=str(stale))
 
     await ensure_free_space(settings, kind)
-    name = backup_file_name(
-        kind, started_at, settings.backup.compression, bool(settings.backup.encrypt_to), label
-    )
+    started_at, name = await _unused_name(settings, kind, label, started_at)
     try:
         output = BackupOutput(
             directory / name,
@@ -133,6 +131,25 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
         bytes=path.stat().st_size,
         tables=tables,
     )
+
+
+async def _unused_name(
+    settings: Settings, kind: str, label: str | None, started_at: datetime
+) -> tuple[datetime, str]:
+    """Return a start time and file name that no backup in the directory has yet.
+
+    Names carry the start time to the second, so a run that starts in the
+    same second as the previous one of its kind waits for the next second
+    instead of failing when it publishes its file.
+    """
+    backup = settings.backup
+    encrypted = bool(backup.encrypt_to)
+    while True:
+        name = backup_file_name(kind, started_at, backup.compression, encrypted, label)
+        if not (backup.directory / name).exists():
+            return started_at, name
+        await asyncio.sleep(1 - started_at.microsecond / 1_000_000)
+        started_at = datetime.now(UTC)
 
 
 def _disk_full(path: Path, error: OSError) -> DiskSpaceError:
@@ -248,7 +265,10 @@ def _header(
         "isolation": "repeatable read, read only",
         "schemas": schemas,
         "value_encoding": "postgresql-text",
-        "session": {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres"},
+        "session": {
+            name: value for name, value in SESSION_SETTINGS.items()
+            if name not in ("row_security", "client_encoding")
+        },
     }
 
 

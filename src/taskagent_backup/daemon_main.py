@@ -13,7 +13,7 @@ import structlog
 from taskagent_backup.errors import BackupToolError
 from taskagent_backup.i18n import _, translate_argparse
 from taskagent_backup.logging_setup import configure_logging, is_journal_stream
-from taskagent_backup.naming import KINDS
+from taskagent_backup.naming import KINDS, label_argument
 from taskagent_backup.settings import load_settings
 from taskagent_backup.summary import print_backup_summary
 
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", choices=KINDS, default="manual",
         help=_("kind of backup taken by --run-now (default: manual)"),
     )
-    parser.add_argument("--label", default=None, help=_("label for a pre-migration backup"))
+    parser.add_argument(
+        "--label", default=None, type=label_argument, help=_("label for a pre-migration backup")
+    )
     return parser
 
 

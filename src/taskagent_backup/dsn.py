@@ -98,6 +98,21 @@ def _replace(target: ConnectionTarget, **changes: Any) -> ConnectionTarget:
     return replace(target, **changes)
 
 
+def _url_host(netloc: str) -> str | None:
+    """Return the host of a URL's authority part, keeping its case.
+
+    libpq reads a percent-encoded absolute path (``%2Frun%2Fpostgresql``) as
+    a Unix socket directory; ``urlsplit().hostname`` would lowercase it.
+    """
+    hostport = netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        return hostport[1:].partition("]")[0] or None
+    host = unquote(hostport.partition(":")[0])
+    if host.startswith("/"):
+        return host
+    return host.lower() or None
+
+
 def parse_dsn(dsn: str) -> ConnectionTarget:
     """Parse ``dsn`` into a ``ConnectionTarget``.
 
@@ -139,7 +154,7 @@ def parse_dsn(dsn: str) -> ConnectionTarget:
     if not port_text.isdigit():
         raise ValueError(_("port {port!r} is not a number").format(port=port_text))
 
-    host = query.get("host") or parts.hostname or "/var/run/postgresql"
+    host = query.get("host") or _url_host(parts.netloc) or "/var/run/postgresql"
     database = query.get("dbname") or unquote(parts.path.lstrip("/")) or None
     user = query.get("user") or (unquote(parts.username) if parts.username else None)
     password = unquote(parts.password) if parts.password is not None else None

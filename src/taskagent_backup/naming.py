@@ -33,6 +33,20 @@ class BackupName:
     encrypted: bool
 
 
+def label_argument(text: str) -> str:
+    """Check a ``--label`` value for argparse; raise ``ArgumentTypeError`` when invalid."""
+    import argparse
+
+    if not LABEL_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(
+            _(
+                "invalid label {label!r}: use 1-64 letters, digits, '_' or '-', "
+                "starting with a letter or digit"
+            ).format(label=text)
+        )
+    return text
+
+
 def backup_file_name(
     kind: str, started_at: datetime, compression: str, encrypted: bool, label: str | None = None
 ) -> str:

@@ -14,6 +14,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -236,6 +237,9 @@ def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
                     path=path
                 )
             ]) from None
+        structlog.get_logger(__name__).warning(
+            "config_file_missing", path=str(path), using="built-in defaults"
+        )
         return {}
     except OSError as error:
         raise ConfigError([
@@ -261,8 +265,18 @@ def _describe(error: ValidationError) -> list[str]:
         message = _pydantic_message(item)
         if item["type"] == "extra_forbidden":
             message = _("unknown key; check the spelling against config.example.toml")
+        variable = environment_variable(item["loc"])
+        if variable in os.environ:
+            key = _("{key} (from the environment variable {variable})").format(
+                key=key, variable=variable
+            )
         problems.append(f"{key} = {shown}: {message}")
     return problems
+
+
+def environment_variable(location: tuple[Any, ...]) -> str:
+    """Return the environment variable that sets the setting at ``location``."""
+    return ENV_PREFIX + "__".join(str(part) for part in location).upper()
 
 
 def _pydantic_message(item: Any) -> str:

@@ -246,3 +246,14 @@ async def test_backup_connection_killed_midway_leaves_no_file(
 
     assert [p.name for p in tmp_path.iterdir() if parse_backup_file_name(p.name)] == []
     assert list(tmp_path.glob(".*.partial")) == []
+
+
+async def test_backups_in_same_second_both_written(taskagent_dsn: str, tmp_path: Path) -> None:
+    settings = make_settings(taskagent_dsn, tmp_path, backup={"embed_schema": False})
+
+    first = await run_backup(settings, "manual")
+    second = await run_backup(settings, "manual")
+
+    assert first.path != second.path
+    assert first.path.exists()
+    assert second.path.exists()

@@ -67,3 +67,11 @@ def test_repr_and_display_hide_password() -> None:
 
     assert "hunter2" not in repr(target)
     assert "hunter2" not in target.display()
+
+
+def test_parse_percent_encoded_socket_directory() -> None:
+    target = parse_dsn("postgresql://app@%2Ftmp%2FMy-Sock:5499/taskagent")
+
+    assert target.host == "/tmp/My-Sock"
+    assert target.port == 5499
+    assert "ssl" not in target.connect_kwargs()

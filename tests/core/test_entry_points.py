@@ -52,3 +52,12 @@ def test_cli_accepts_config_before_and_after_subcommand(tmp_path: Path) -> None:
     assert after.returncode == EX_CONFIG
     assert str(config) in before.stderr
     assert str(config) in after.stderr
+
+
+def test_run_invalid_label_rejected_before_start(tmp_path: Path) -> None:
+    result = run("taskagent_backup.cli.main", "run", "--kind", "pre-migration",
+                 "--label", "add status/column")
+
+    assert result.returncode == 2
+    assert "invalid label 'add status/column'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -138,3 +138,18 @@ def test_password_file_missing_fails(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"database\.password_file: cannot read"):
         load_settings(path, check_password=True)
+
+
+def test_load_invalid_environment_value_names_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASKAGENT_BACKUP_SCHEDULE__TIMEZONE", "Mars/Base")
+    monkeypatch.setenv("TASKAGENT_BACKUP_SCHEDULE__TIMEZON", "UTC")
+    path = write_config(tmp_path, "")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    problems = "\n".join(raised.value.problems)
+    assert "(from the environment variable TASKAGENT_BACKUP_SCHEDULE__TIMEZONE)" in problems
+    assert "(from the environment variable TASKAGENT_BACKUP_SCHEDULE__TIMEZON)" in problems

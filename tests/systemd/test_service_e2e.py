@@ -57,8 +57,9 @@ def _service_unit() -> str:
 
 
 def _test_drop_in(base_prefix: Path) -> str:
-    # The virtualenv's interpreter may live under /root (pyenv), which the
-    # unit hides with ProtectHome=yes and which a dynamic user cannot enter.
+    # The interpreter may live under /root (pyenv) and the checkout under
+    # /root or /tmp, which the unit hides with ProtectHome=yes and
+    # PrivateTmp=yes: bind both into the service's view, read-only.
     lines = [
         "[Service]",
         f"WatchdogSec={WATCHDOG_SECONDS}s",
@@ -66,8 +67,11 @@ def _test_drop_in(base_prefix: Path) -> str:
         "Environment=TASKAGENT_BACKUPD_TEST_WATCHDOG_STOP_FILE="
         f"{CONFIG_DIRECTORY}/{STOP_FILE_NAME}",
     ]
-    if not str(base_prefix).startswith("/usr/"):
-        lines += ["ProtectHome=tmpfs", f"BindReadOnlyPaths={base_prefix}"]
+    paths = [path for path in (base_prefix, REPOSITORY) if not str(path).startswith("/usr/")]
+    if any(str(path).startswith(("/root", "/home")) for path in paths):
+        lines.append("ProtectHome=tmpfs")
+    if paths:
+        lines.append("BindReadOnlyPaths=" + " ".join(str(path) for path in paths))
     return "\n".join(lines) + "\n"
 
 

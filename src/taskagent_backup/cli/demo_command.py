@@ -25,6 +25,10 @@ from taskagent_backup.settings import BackupSettings, DatabaseSettings, Settings
 from taskagent_backup.summary import print_backup_summary
 
 DEMO_DATABASE = "taskagent"
+FIRST_TASK_QUERY = (
+    ".tables.public.tasks as $t | [[$t.table.columns[].name], $t.rows[0]]"
+    " | transpose | map({(.[0]): .[1]}) | add"
+)
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -92,4 +96,5 @@ def _describe(path: Path) -> None:
     schema = reader.trailer.get("schema", {})
     state = _("embedded") if schema.get("embedded") else _("not embedded")
     print(_("schema (pg_dump --schema-only): {state}").format(state=state))
-    print(_("look inside: zstd -dc {file} | jq '.tables.public.tasks.rows[0]'").format(file=path))
+    print(_("first task, with column names:"))
+    print(f"  zstd -dc {path} | jq '{FIRST_TASK_QUERY}'")

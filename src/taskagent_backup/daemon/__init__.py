@@ -9,12 +9,14 @@ daemon was not running for), ``notify`` (sd_notify), ``watchdog`` and
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import structlog
 
 from taskagent_backup.errors import BackupToolError, DaemonRunningError
 from taskagent_backup.lock import daemon_lock
+from taskagent_backup.logging_setup import is_journal_stream
 from taskagent_backup.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -40,6 +42,8 @@ def run_daemon(settings: Settings, config_path: Path | None) -> int:
             return asyncio.run(serve())
     except DaemonRunningError as error:
         log.error("daemon_already_running", pid=error.pid, lock_file=error.lock_path)
+        if not is_journal_stream(sys.stdout):
+            print(f"taskagent-backupd: {error}", file=sys.stderr)
         return error.exit_code
     except BackupToolError as error:
         log.error("daemon_start_failed", error=str(error))
