@@ -8,6 +8,7 @@ any moment leaves either a complete backup or no file under a backup name.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -75,15 +76,22 @@ class AtomicFile:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         self._fd: int | None = os.open(self.temporary_path, flags, FILE_MODE)
         self.bytes_written = 0
+        self._digest = hashlib.sha256()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data``; raise ``OSError`` (e.g. ENOSPC) when the disk is full."""
         assert self._fd is not None, "write after commit or abort"
         view = memoryview(data)
+        self._digest.update(view)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
             self.bytes_written += written
+
+    @property
+    def sha256(self) -> str:
+        """Return the SHA-256 of the bytes written so far, as ``sha256sum`` prints it."""
+        return self._digest.hexdigest()
 
     def commit(self) -> Path:
         """Sync the data, publish it under ``final_path`` and sync the directory.

@@ -68,6 +68,7 @@ class BackupResult:
     seconds: float
     bytes: int
     tables: list[TableResult] = field(default_factory=list)
+    sha256: str = ""
 
     @property
     def rows(self) -> int:
@@ -130,6 +131,7 @@ async def run_backup(settings: Settings, kind: str, label: str | None = None) ->
         seconds=time.monotonic() - started,
         bytes=path.stat().st_size,
         tables=tables,
+        sha256=output.file_sha256,
     )
 
 

@@ -131,6 +131,32 @@ def scan_directory(
     return sorted(entries, key=lambda entry: (entry.started_at, entry.name))
 
 
+def remember_backup(
+    path: Path, created_at: datetime, tables: int, rows: int, sha256: str
+) -> None:
+    """Add a backup this process just wrote to the index as good.
+
+    The writer computed every table's checksum and the file's SHA-256 as
+    it wrote them, so reading the file back to catalog it would only
+    repeat that work; ``verify`` re-reads a file from disk when asked.
+    """
+    name = parse_backup_file_name(path.name)
+    if name is None:
+        return
+    stat = path.stat()
+    entry = BackupEntry(
+        name=path.name, path=path, kind=name.kind, label=name.label,
+        started_at=name.started_at, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+        encrypted=name.encrypted, state="good",
+        created_at=created_at.isoformat().replace("+00:00", "Z"),
+        tables=tables, rows=rows, sha256=sha256,
+    )
+    index = _load_index(path.parent)
+    index[_index_key(entry.name, entry.size, entry.mtime_ns)] = entry
+    current = [cached for cached in index.values() if cached.path.exists()]
+    _save_index(path.parent, current, index)
+
+
 def newest_good(entries: Iterable[BackupEntry], kind: str) -> BackupEntry | None:
     """Return the newest entry of ``kind`` that counts as good, or ``None``."""
     good = [entry for entry in entries if entry.kind == kind and entry.counts]

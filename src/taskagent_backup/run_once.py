@@ -8,6 +8,7 @@ import uuid
 import structlog
 
 from taskagent_backup.backup import BackupResult, run_backup
+from taskagent_backup.catalog import remember_backup
 from taskagent_backup.lock import backup_lock
 from taskagent_backup.retention import apply_retention
 from taskagent_backup.settings import Settings
@@ -49,6 +50,10 @@ async def _apply_retention(settings: Settings, result: BackupResult) -> None:
     failure is logged and does not turn the finished backup into a failure.
     """
     try:
+        await asyncio.to_thread(
+            remember_backup, result.path, result.started_at, len(result.tables),
+            result.rows, result.sha256,
+        )
         await asyncio.to_thread(
             apply_retention, settings.backup.directory, settings.retention, [result.path.name]
         )

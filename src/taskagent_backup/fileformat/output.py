@@ -60,6 +60,11 @@ class BackupOutput:
     def bytes_written(self) -> int:
         return self._file.bytes_written
 
+    @property
+    def file_sha256(self) -> str:
+        """Return the SHA-256 of the file's bytes; complete once ``commit`` returned."""
+        return self._file.sha256
+
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` on the writer thread after all earlier work."""
         await self.flush_rows()
