@@ -60,7 +60,7 @@ class TableResult:
 
 @dataclass
 class BackupResult:
-    """What a successful run wrote."""
+    """The file a successful run wrote, with its size, time and tables."""
 
     path: Path
     kind: str

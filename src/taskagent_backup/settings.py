@@ -97,7 +97,7 @@ def _read_secret_file(path: Path, key: str) -> str:
 
 
 class BackupSettings(_Section):
-    """Where backups go and how they are written."""
+    """The backup directory and the file options: compression, encryption, space."""
 
     directory: Path = Path("/var/lib/taskagent-backup")
     compression: Compression = "zstd"
@@ -117,7 +117,7 @@ class BackupSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    """When the daemon runs backups; cron expressions in ``timezone``."""
+    """The daemon's schedules: cron expressions in ``timezone``, retries and drills."""
 
     timezone: str | None = None
     daily: str = "0 2 * * *"
