@@ -16,7 +16,8 @@ States of an entry:
   only public keys, so it cannot check the content; it relies on the
   writer, which publishes a file under its backup name only after the
   whole stream is written and synced.  The entry counts as good unless its
-  latest verify record failed or its age structure is implausible.
+  latest verify record failed or its age structure is implausible.  A
+  passed verify record (made with the key) replaces the entry's detail.
 * ``damaged``: our header but truncated, edited or failing a checksum.
 * ``foreign``: a backup-like name without our header (for example a file
   of the old TaskAgent script); never counted and never deleted.
@@ -177,11 +178,25 @@ def _backup_paths(directory: Path) -> list[Path]:
 def _with_checks(
     entry: BackupEntry, checks: dict[tuple[str, Any], CheckRecord]
 ) -> BackupEntry:
-    def outcome(check: str) -> bool | None:
+    def latest(check: str) -> CheckRecord | None:
         record = checks.get((entry.name, check))
-        return record.ok if record is not None and record.size == entry.size else None
+        return record if record is not None and record.size == entry.size else None
 
-    return replace(entry, verified=outcome("verify"), drilled=outcome("drill"))
+    verify, drill = latest("verify"), latest("drill")
+    checked = replace(
+        entry,
+        verified=None if verify is None else verify.ok,
+        drilled=None if drill is None else drill.ok,
+    )
+    if checked.state == "encrypted" and verify is not None and verify.ok:
+        # The catalog itself read the file without a key, but verify
+        # decrypted and checked all of it.
+        detail = _("encrypted: content checked by verify at {time}").format(
+            time=verify.checked_at
+        )
+        checked = replace(checked, detail=detail)
+
+    return checked
 
 
 # ---- reading one file ---------------------------------------------------------

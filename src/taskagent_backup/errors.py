@@ -12,8 +12,13 @@ carries the process exit code that the command-line entry points use::
     ├── LockHeldError               exit 75 (EX_TEMPFAIL): another backup is running
     │   └── DaemonRunningError      another daemon serves the same backup directory
     ├── BackupFileError             exit 65 (EX_DATAERR): a backup file is invalid
-    │   └── AgeIdentityError        no given age identity can decrypt the file
+    ├── BackupNotFoundError         exit 66 (EX_NOINPUT): a backup file is missing or unreadable
+    ├── AgeIdentityError            exit 77 (EX_NOPERM): no given age identity decrypts the file
     └── RestoreError                exit 1: a restore was rolled back
+
+``BackupNotFoundError`` and ``AgeIdentityError`` are no evidence about the
+content of a backup, so they do not derive from ``BackupFileError``.  Neither
+marks a file damaged or records a failed verification.
 
 asyncpg and SQLAlchemy errors are translated into ``DatabaseError`` at the
 database boundary with ``raise ... from`` so the original stays in tracebacks.
@@ -26,8 +31,10 @@ from taskagent_backup.i18n import _
 EX_CONFIG = 78
 EX_UNAVAILABLE = 69
 EX_DATAERR = 65
+EX_NOINPUT = 66
 EX_CANTCREAT = 73
 EX_TEMPFAIL = 75
+EX_NOPERM = 77
 
 
 class BackupToolError(Exception):
@@ -93,11 +100,19 @@ class BackupFileError(BackupToolError):
     exit_code = EX_DATAERR
 
 
-class AgeIdentityError(BackupFileError):
-    """No given age identity decrypts the backup, or an identity file is invalid.
+class BackupNotFoundError(BackupToolError):
+    """A backup file to read does not exist or cannot be opened."""
+
+    exit_code = EX_NOINPUT
+
+
+class AgeIdentityError(BackupToolError):
+    """No age identity was given, none decrypts the backup, or an identity file is invalid.
 
     The file itself may be fine, so the catalog does not mark it damaged.
     """
+
+    exit_code = EX_NOPERM
 
 
 class RestoreError(BackupToolError):

@@ -19,7 +19,11 @@ import orjson
 import structlog
 
 from taskagent_backup.checks import record_check
-from taskagent_backup.errors import BackupFileError
+from taskagent_backup.errors import (
+    AgeIdentityError,
+    BackupFileError,
+    BackupNotFoundError,
+)
 from taskagent_backup.fileformat.reader import BackupReader, TableSection, read_backup
 from taskagent_backup.i18n import _
 from taskagent_backup.progress import Progress
@@ -56,10 +60,13 @@ def verify_backup(
     """Read all of ``path`` and check it as the module docstring describes.
 
     Returns the totals when everything matches.  Raises ``BackupFileError``
-    saying what is wrong and where (line, table) otherwise.
+    saying what is wrong and where (line, table) otherwise,
+    ``BackupNotFoundError`` when ``path`` cannot be opened, and
+    ``AgeIdentityError`` when an encrypted file has no matching identity.
     """
     started = time.monotonic()
     progress = progress or Progress()
+    _check_openable(path)
     reader = read_backup(path, identity_paths)
     checks = []
     for section in reader.tables():
@@ -70,6 +77,20 @@ def verify_backup(
         checks.append(TableCheck(section.qualified_name, section.row_count, section.sha256))
     _check_trailer(reader, checks)
     return VerifyResult(path, time.monotonic() - started, reader.header, checks)
+
+
+def _check_openable(path: Path) -> None:
+    # A path that cannot be opened is no evidence about a backup's content,
+    # so it raises its own error instead of the reader's BackupFileError.
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        raise BackupNotFoundError(_("{path}: file not found").format(path=path)) from None
+    except OSError as error:
+        raise BackupNotFoundError(
+            _("{path}: cannot open: {reason}").format(path=path, reason=error.strerror)
+        ) from error
 
 
 def _check_rows(reader: BackupReader, section: TableSection, progress: Progress) -> None:
@@ -149,13 +170,19 @@ def verify_and_record(
 ) -> VerifyResult:
     """Verify ``path``, record the outcome beside it and log one summary event.
 
-    Raises what ``verify_backup`` raises, after recording the failure.
+    Raises what ``verify_backup`` raises.  Only a ``BackupFileError`` is
+    recorded as a failed verification.  A missing file or a missing or
+    non-matching age identity is no evidence about the backup's content, so
+    neither changes the check records.
     """
     try:
         result = verify_backup(path, identity_paths, progress)
     except BackupFileError as error:
         _record(path, ok=False, detail=str(error))
         log.error("verify_failed", file=str(path), error=str(error))
+        raise
+    except (AgeIdentityError, BackupNotFoundError) as error:
+        log.warning("verify_not_checked", file=str(path), error=str(error))
         raise
     _record(path, ok=True, detail=f"{len(result.tables)} tables, {result.rows} rows")
     log.info(

@@ -11,6 +11,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyrage
+
 from taskagent_backup.fileformat.streams import CompressingSink
 from taskagent_backup.fileformat.writer import DocumentWriter
 from taskagent_backup.naming import backup_file_name
@@ -37,6 +39,30 @@ def write_backup(
             "tables": 1, "rows": rows, "complete": True,
         })
         sink.close()
+    return path
+
+
+def write_encrypted_backup(
+    directory: Path, kind: str, started_at: datetime, identity_directory: Path
+) -> tuple[Path, Path]:
+    """Write a zstd backup encrypted with age to a new key; return it and the key file.
+
+    The key file is written to ``identity_directory`` in the format of ``age-keygen``.
+    """
+    identity = pyrage.x25519.Identity.generate()
+    plain = write_backup(directory, kind, started_at)
+    path = directory / backup_file_name(kind, started_at, "zstd", True)
+    path.write_bytes(pyrage.encrypt(plain.read_bytes(), [identity.to_public()]))
+    plain.unlink()
+    return path, write_identity(identity_directory, identity)
+
+
+def write_identity(directory: Path, identity: pyrage.x25519.Identity | None = None) -> Path:
+    """Write ``identity`` (a new one by default) as an age identity file; return its path."""
+    identity = identity or pyrage.x25519.Identity.generate()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"key-{str(identity.to_public())[-8:]}.txt"
+    path.write_text(f"# public key: {identity.to_public()}\n{identity}\n")
     return path
 
 

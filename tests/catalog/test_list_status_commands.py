@@ -11,13 +11,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+import time_machine
 
 from taskagent_backup.cli.main import main
+from taskagent_backup.cli.pipes import EXIT_BROKEN_PIPE
 from taskagent_backup.cli.status_command import EXIT_STALE, daemon_state, next_runs, parse_duration
 from taskagent_backup.errors import DaemonRunningError
 from taskagent_backup.lock import backup_lock, daemon_lock
 from taskagent_backup.settings import Settings
-from tests.catalog.backup_files import at, truncate, write_backup
+from tests.catalog.backup_files import at, truncate, write_backup, write_encrypted_backup
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
@@ -201,3 +203,125 @@ def test_list_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert entry["good"] is True
     assert entry["rows"] == 2
     assert entry["verified"] is None
+
+
+def test_list_verified_encrypted_shows_verified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    path, key = write_encrypted_backup(
+        tmp_path / "backups", "daily", at("2026-03-02 02:00"), tmp_path / "keys"
+    )
+    assert main(["verify", "--identity", str(key), str(path)]) == 0
+    capsys.readouterr()
+
+    assert main(["--config", str(config), "list"]) == 0
+    [_header, row] = capsys.readouterr().out.splitlines()
+    assert main(["--config", str(config), "list", "--json"]) == 0
+    [entry] = orjson.loads(capsys.readouterr().out)["backups"]
+
+    assert "encrypted, verified" in row
+    assert "not checked" not in row
+    assert entry["state"] == "encrypted"
+    assert entry["verified"] is True
+    assert entry["detail"].startswith("encrypted: content checked by verify at 20")
+
+
+def test_status_missing_kind_names_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    write_backup(tmp_path / "backups", "manual", hours_ago(1))
+
+    exit_code = status(config, "--max-age", "1h", "--kind", "daily")
+
+    assert exit_code == EXIT_STALE
+    assert "CRITICAL: no good daily backup\n" in capsys.readouterr().out
+
+
+def test_status_missing_two_kinds_names_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+
+    status(config, "--max-age", "1h", "--kind", "daily", "--kind", "weekly")
+
+    assert "CRITICAL: no good backup of the kinds daily, weekly\n" in capsys.readouterr().out
+
+
+def test_status_no_backup_any_kind_says_at_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+
+    status(config, "--max-age", "1h")
+
+    assert "CRITICAL: no good backup at all\n" in capsys.readouterr().out
+
+
+def test_status_stale_prints_age_and_limit_in_seconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    now = datetime(2026, 3, 2, 12, 0, 0, 700_000, tzinfo=UTC)
+    write_backup(tmp_path / "backups", "daily", now.replace(microsecond=0) - timedelta(seconds=2))
+
+    with time_machine.travel(now, tick=False):
+        exit_code = status(config, "--max-age", "1s")
+
+    output = capsys.readouterr().out
+    assert exit_code == EXIT_STALE
+    assert "is 0d 0h 0m 2s old, more than 0d 0h 0m 1s\n" in output
+    assert "age 0d 0h 0m 2s" in output
+
+
+def test_status_limit_equal_age_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    now = datetime(2026, 3, 2, 12, 0, 0, 900_000, tzinfo=UTC)
+    write_backup(tmp_path / "backups", "daily", now.replace(microsecond=0) - timedelta(hours=26))
+
+    with time_machine.travel(now, tick=False):
+        exit_code = status(config, "--max-age", "26h")
+
+    assert exit_code == 0
+    assert "OK: the newest good backup is at most 1d 2h 0m 0s old\n" in capsys.readouterr().out
+
+
+def test_status_japanese_keeps_critical_keyword(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
+    environment["LANG"] = "ja_JP.UTF-8"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "taskagent_backup.cli.main", "--config", str(config),
+         "status", "--max-age", "1h", "--kind", "daily"],
+        capture_output=True, text=True, timeout=60, env=environment,
+    )
+
+    assert result.returncode == EXIT_STALE, result.stderr
+    assert "CRITICAL: 正常な daily バックアップがありません\n" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["list", "status", "verify"])
+def test_command_closed_stdout_exits_quietly(tmp_path: Path, command: str) -> None:
+    config = write_config(tmp_path)
+    paths = [write_backup(tmp_path / "backups", "daily", hours_ago(hours)) for hours in range(50)]
+    arguments = [str(path) for path in paths] if command == "verify" else []
+
+    # The reader is gone before the command starts, as with `| head` on long output.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskagent_backup.cli.main", "--config", str(config),
+         command, *arguments],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    exit_code = process.wait(timeout=60)
+
+    assert exit_code == EXIT_BROKEN_PIPE == 141
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr

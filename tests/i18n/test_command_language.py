@@ -120,7 +120,8 @@ async def test_verify_damaged_japanese_locale_japanese(taskagent_dsn: str, tmp_p
     result = run_command("taskagent-backup", "verify", str(path), lang="ja_JP.UTF-8")
 
     assert result.returncode == 65
-    assert result.stdout.startswith(f"失敗 {path}: {path}: ")
+    assert result.stdout.startswith(f"失敗 {path}: ")
+    assert result.stdout.count(str(path)) == 1
     assert "テーブル auth.users: 行の SHA-256 が一致しません" in result.stdout
 
 
@@ -133,7 +134,8 @@ async def test_verify_damaged_other_locale_english(
     result = run_command("taskagent-backup", "verify", str(path), lang=lang)
 
     assert result.returncode == 65
-    assert result.stdout.startswith(f"FAILED {path}: {path}: ")
+    assert result.stdout.startswith(f"FAILED {path}: ")
+    assert result.stdout.count(str(path)) == 1
     assert "table auth.users: SHA-256 of the rows does not match" in result.stdout
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from taskagent_backup.catalog import BackupEntry, scan_directory
+from taskagent_backup.cli.pipes import quiet_on_broken_pipe
 from taskagent_backup.i18n import _, display_width
 from taskagent_backup.settings import load_settings
 from taskagent_backup.summary import format_size
@@ -40,6 +41,7 @@ def add_identity_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@quiet_on_broken_pipe
 def handle(arguments: argparse.Namespace) -> int:
     """Print the catalog as a table or as JSON and return 0."""
     settings = load_settings(arguments.config)
@@ -104,6 +106,8 @@ def describe_state(entry: BackupEntry) -> str:
     }
     if entry.verified is False:
         return _("FAILED VERIFY")
+    if entry.state == "encrypted" and entry.verified:
+        return _("encrypted, verified")
     return states[entry.state]
 
 

@@ -3,6 +3,8 @@
 With ``--max-age`` the exit code is for monitoring (cron, Nagios, a
 healthcheck): 0 when the newest good backup is at most that old,
 ``EXIT_STALE`` (1) when it is older or there is no good backup at all.
+The verdict line starts with the English keyword ``OK:`` or ``CRITICAL:``
+in every language, as Nagios-style checks expect; the rest is translated.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from taskagent_backup.catalog import BackupEntry, newest_good, scan_directory
 from taskagent_backup.cli.list_command import format_local_time
+from taskagent_backup.cli.pipes import quiet_on_broken_pipe
 from taskagent_backup.i18n import _
 from taskagent_backup.lock import DAEMON_LOCK_FILE_NAME, lock_holder, lock_path
 from taskagent_backup.naming import KINDS
@@ -97,10 +100,13 @@ class StatusReport:
     freshness: dict[str, Any] | None
 
 
+@quiet_on_broken_pipe
 def handle(arguments: argparse.Namespace) -> int:
     """Print the status and return 0, or ``EXIT_STALE`` when ``--max-age`` is exceeded."""
     settings = load_settings(arguments.config)
-    now = datetime.now(UTC)
+    # Backup names carry whole seconds, so whole-second ages compare exactly
+    # with --max-age and print as they were compared.
+    now = datetime.now(UTC).replace(microsecond=0)
     entries = scan_directory(settings.backup.directory)
     newest = {kind: newest_good(entries, kind) for kind in KINDS}
     report = StatusReport(
@@ -181,13 +187,22 @@ def _systemd_unit_state() -> str | None:
     return completed.stdout.strip() or None
 
 
-def _age_text(age: timedelta) -> str:
+def format_duration(age: timedelta) -> str:
+    """Return ``age`` as days, hours, minutes and whole seconds, e.g. ``1d 2h 0m 5s``.
+
+    Ages and the ``--max-age`` limit both print this way, so the two can be
+    compared digit by digit.  A negative age means the clock was set back.
+    """
     seconds = int(age.total_seconds())
     if seconds < 0:
         return _("in the future: check the system clock")
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
-    return _("{days}d {hours}h {minutes}m").format(days=days, hours=hours, minutes=rest // 60)
+    minutes, seconds = divmod(rest, 60)
+
+    return _("{days}d {hours}h {minutes}m {seconds}s").format(
+        days=days, hours=hours, minutes=minutes, seconds=seconds
+    )
 
 
 def _status_document(settings: Settings, report: StatusReport) -> dict[str, Any]:
@@ -224,7 +239,7 @@ def _print_status(settings: Settings, report: StatusReport) -> None:
             continue
         print(_("  {kind:<14} {time}  age {age}  {file}").format(
             kind=kind, time=format_local_time(entry.started_at, zone),
-            age=_age_text(report.now - entry.started_at), file=entry.name))
+            age=format_duration(report.now - entry.started_at), file=entry.name))
     if report.unusable:
         print(_("damaged or failed verification: {count} (run 'taskagent-backup list')").format(
             count=len(report.unusable)))
@@ -252,12 +267,22 @@ def _print_daemon(daemon: DaemonState) -> None:
 
 
 def _print_freshness(freshness: dict[str, Any]) -> None:
-    limit = timedelta(seconds=freshness["max_age_seconds"])
+    limit = format_duration(timedelta(seconds=freshness["max_age_seconds"]))
     if freshness["newest"] is None:
-        print(_("CRITICAL: no good backup at all"))
+        print("CRITICAL: " + _missing_text(freshness["kinds"]))
     elif not freshness["ok"]:
-        print(_("CRITICAL: the newest good backup {file} is {age} old, more than {limit}").format(
-            file=freshness["newest"], age=_age_text(timedelta(seconds=freshness["age_seconds"])),
-            limit=limit))
+        age = format_duration(timedelta(seconds=freshness["age_seconds"]))
+        print("CRITICAL: " + _(
+            "the newest good backup {file} is {age} old, more than {limit}"
+        ).format(file=freshness["newest"], age=age, limit=limit))
     else:
-        print(_("OK: the newest good backup is at most {limit} old").format(limit=limit))
+        print("OK: " + _("the newest good backup is at most {limit} old").format(limit=limit))
+
+
+def _missing_text(kinds: list[str]) -> str:
+    if set(kinds) >= set(KINDS):
+        return _("no good backup at all")
+    if len(kinds) == 1:
+        return _("no good {kind} backup").format(kind=kinds[0])
+
+    return _("no good backup of the kinds {kinds}").format(kinds=", ".join(kinds))

@@ -8,8 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from taskagent_backup.cli.pipes import quiet_on_broken_pipe
 from taskagent_backup.drill import drill_backup
-from taskagent_backup.errors import EX_DATAERR, BackupFileError, BackupToolError
+from taskagent_backup.errors import (
+    EX_DATAERR,
+    AgeIdentityError,
+    BackupFileError,
+    BackupNotFoundError,
+    BackupToolError,
+)
 from taskagent_backup.i18n import _
 from taskagent_backup.logging_setup import configure_logging
 from taskagent_backup.progress import Progress
@@ -50,8 +57,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=handle)
 
 
+@quiet_on_broken_pipe
 def handle(arguments: argparse.Namespace) -> int:
-    """Check every file; return 0 only when all pass, 65 when a file is damaged."""
+    """Check every file and return the exit code for all of them.
+
+    Returns 0 when all pass and 65 when any file is damaged.  Otherwise the
+    first error's code wins: 66 for a missing file, 77 for an encrypted file
+    without a matching identity, and so on.
+    """
     settings = load_settings(arguments.config) if arguments.restore_test else None
     level = settings.logging.level if settings else "info"
     # On a terminal the progress lines take the place of the per-table events.
@@ -60,13 +73,25 @@ def handle(arguments: argparse.Namespace) -> int:
     for path in arguments.backups:
         try:
             _check_one(path, arguments, settings)
+        except (AgeIdentityError, BackupNotFoundError) as error:
+            print(_("NOT CHECKED {error}").format(error=_naming_file(path, error)))
+            exit_code = exit_code or error.exit_code
         except BackupFileError as error:
-            print(_("FAILED {file}: {error}").format(file=path, error=error))
+            print(_("FAILED {error}").format(error=_naming_file(path, error)))
             exit_code = EX_DATAERR
         except BackupToolError as error:
-            print(_("FAILED {file}: {error}").format(file=path, error=error))
+            print(_("FAILED {error}").format(error=_naming_file(path, error)))
             exit_code = exit_code or error.exit_code
+
     return exit_code
+
+
+def _naming_file(path: Path, error: BackupToolError) -> str:
+    """Return the error message, prefixed with ``path`` unless it already names it."""
+    message = str(error)
+    if str(path) in message:
+        return message
+    return _("{file}: {error}").format(file=path, error=message)
 
 
 def _check_one(path: Path, arguments: argparse.Namespace, settings: Any) -> None:

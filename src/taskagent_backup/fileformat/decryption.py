@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import pyrage
 
-from taskagent_backup.errors import AgeIdentityError, BackupFileError
+from taskagent_backup.errors import AgeIdentityError, BackupFileError, BackupToolError
 from taskagent_backup.i18n import _
 
 MAX_QUEUED_CHUNKS = 8
@@ -128,7 +128,7 @@ class _DecryptedStream(io.RawIOBase):
         self._current = self._current[size:]
         return size
 
-    def _describe(self, error: BaseException) -> BackupFileError:
+    def _describe(self, error: BaseException) -> BackupToolError:
         reason = str(error)
         if "No matching keys" in reason:
             return AgeIdentityError(
