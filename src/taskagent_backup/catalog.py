@@ -38,7 +38,7 @@ import orjson
 import structlog
 
 from taskagent_backup.checks import STATE_DIRECTORY_NAME, CheckRecord, latest_checks
-from taskagent_backup.errors import AgeIdentityError, BackupFileError
+from taskagent_backup.errors import AgeIdentityError, BackupFileError, BackupNotFoundError
 from taskagent_backup.fileformat.reader import AGE_MAGIC, foreign_file_marker, read_backup
 from taskagent_backup.i18n import _
 from taskagent_backup.naming import parse_backup_file_name
@@ -227,6 +227,8 @@ def _read_content(entry: BackupEntry, identity_paths: list[Path]) -> BackupEntry
         # A wrong key says nothing about the file: judge it as without a key.
         inspected = _inspect_encrypted(entry)
         return replace(inspected, detail=f"{inspected.detail} ({error})")
+    except BackupNotFoundError as error:
+        return replace(entry, detail=str(error))
     except BackupFileError as error:
         state: State = "foreign" if _is_foreign(str(error)) else "damaged"
         return replace(entry, state=state, detail=str(error))

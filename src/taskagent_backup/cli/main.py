@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from taskagent_backup.cli.pipes import quiet_on_broken_pipe
 from taskagent_backup.errors import BackupToolError
 from taskagent_backup.i18n import _, translate_argparse
 from taskagent_backup.logging_setup import configure_logging
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(arguments, "config"):
         arguments.config = None
     try:
-        return int(arguments.handler(arguments))
+        return int(quiet_on_broken_pipe(arguments.handler)(arguments))
     except BackupToolError as error:
         print(f"taskagent-backup: {error}", file=sys.stderr)
         return error.exit_code

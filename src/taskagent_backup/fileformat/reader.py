@@ -20,7 +20,7 @@ from typing import IO, Any, cast
 import orjson
 import zstandard
 
-from taskagent_backup.errors import BackupFileError
+from taskagent_backup.errors import BackupFileError, BackupNotFoundError
 from taskagent_backup.fileformat import FORMAT_NAME, FORMAT_VERSION, layout
 from taskagent_backup.i18n import _
 
@@ -94,7 +94,10 @@ class BackupReader:
         if not line.startswith(layout.DOCUMENT_PREFIX):
             raise self.fail(
                 foreign_file_marker()
-                + _("an old TaskAgent backup can be restored with taskagent-backup restore, but not verified")
+                + _(
+                    "an old TaskAgent backup can be restored with taskagent-backup restore, "
+                    "but not verified"
+                )
                 + ")"
             )
         rest = line[len(layout.DOCUMENT_PREFIX):]
@@ -240,7 +243,7 @@ def open_decompressed(path: Path, identity_paths: list[Path] | None = None) -> I
     try:
         raw: IO[bytes] = path.open("rb")
     except OSError as error:
-        raise BackupFileError(
+        raise BackupNotFoundError(
             _("{path}: cannot open: {reason}").format(path=path, reason=error.strerror)
         ) from error
     magic = raw.read(len(AGE_MAGIC))
