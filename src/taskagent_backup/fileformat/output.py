@@ -19,7 +19,7 @@ from taskagent_backup.atomic import AtomicFile
 from taskagent_backup.fileformat.streams import CompressingSink
 from taskagent_backup.fileformat.writer import DocumentWriter
 
-MAX_CHUNKS_IN_FLIGHT = 16
+MAX_CHUNKS_IN_FLIGHT = 4
 CHUNK_BYTES = 1 << 20
 
 T = TypeVar("T")
