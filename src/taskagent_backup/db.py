@@ -71,18 +71,21 @@ def create_engine(target: ConnectionTarget, *, pgbouncer: bool = False) -> Async
 
 
 @contextlib.asynccontextmanager
-async def connect(target: ConnectionTarget, *, pgbouncer: bool = False) -> AsyncIterator[Any]:
+async def connect(
+    target: ConnectionTarget, *, pgbouncer: bool = False, dsn_source: str | None = None
+) -> AsyncIterator[Any]:
     """Yield an asyncpg connection to ``target`` with the fixed session settings.
 
     Raises ``DatabaseError`` naming the server (never the password) when
-    the connection cannot be made.
+    the connection cannot be made.  ``dsn_source`` names where the DSN came
+    from for that message, ``None`` meaning the ``[database]`` section.
     """
     engine = create_engine(target, pgbouncer=pgbouncer)
     try:
         try:
             connection = await engine.connect()
         except Exception as error:
-            raise connection_error(target, error) from error
+            raise connection_error(target, error, dsn_source) from error
         try:
             raw = await connection.get_raw_connection()
             yield raw.driver_connection
@@ -93,8 +96,14 @@ async def connect(target: ConnectionTarget, *, pgbouncer: bool = False) -> Async
         await engine.dispose()
 
 
-def connection_error(target: ConnectionTarget, error: BaseException) -> DatabaseError:
-    """Translate a failure to connect into a ``DatabaseError`` for the operator."""
+def connection_error(
+    target: ConnectionTarget, error: BaseException, dsn_source: str | None = None
+) -> DatabaseError:
+    """Translate a failure to connect into a ``DatabaseError`` for the operator.
+
+    ``dsn_source`` names where the DSN came from, e.g. ``--target-dsn``, and
+    ``None`` means the ``[database]`` section.
+    """
     cause = getattr(error, "orig", None) or error
     if isinstance(cause, (asyncio.TimeoutError, TimeoutError)):
         reason = _("the connection timed out")
@@ -102,11 +111,18 @@ def connection_error(target: ConnectionTarget, error: BaseException) -> Database
         reason = str(cause).strip() or type(cause).__name__
     if target.password:
         reason = reason.replace(target.password, "***")
+    if dsn_source is None:
+        return DatabaseError(
+            _(
+                "cannot connect to {server}: {reason}; check that the server is "
+                "running, the DSN in [database] and the password"
+            ).format(server=target.display(), reason=reason)
+        )
     return DatabaseError(
         _(
             "cannot connect to {server}: {reason}; check that the server is "
-            "running, the DSN in [database] and the password"
-        ).format(server=target.display(), reason=reason)
+            "running, the DSN given by {source} and the password"
+        ).format(server=target.display(), reason=reason, source=dsn_source)
     )
 
 

@@ -199,8 +199,8 @@ async def _create_scratch(server: ConnectionTarget, name: str) -> None:
             raise DatabaseError(
                 _(
                     "the restore drill cannot create its scratch database {database}: role "
-                    "{role} lacks CREATEDB; grant it (ALTER ROLE {role} CREATEDB) "
-                    "or turn the drill off"
+                    "{role} lacks CREATEDB; grant it (ALTER ROLE {role} CREATEDB), or for "
+                    "the daemon's scheduled drill set drill = \"off\" in [schedule]"
                 ).format(database=name, role=facts["role"])
             ) from error
         except asyncpg.PostgresError as error:

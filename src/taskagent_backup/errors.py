@@ -5,6 +5,7 @@ carries the process exit code that the command-line entry points use::
 
     BackupToolError                 exit 1
     ├── ConfigError                 exit 78 (EX_CONFIG): invalid settings
+    ├── UsageError                  exit 64 (EX_USAGE): invalid command-line arguments
     ├── DatabaseError               exit 69 (EX_UNAVAILABLE): connect or query failed
     │   └── RowSecurityError        the role would see rows filtered by RLS
     ├── BackupFailed                exit 1: a backup run did not complete
@@ -15,6 +16,7 @@ carries the process exit code that the command-line entry points use::
     ├── BackupNotFoundError         exit 66 (EX_NOINPUT): a backup file is missing or unreadable
     ├── AgeIdentityError            exit 77 (EX_NOPERM): no given age identity decrypts the file
     └── RestoreError                exit 1: a restore was rolled back
+        └── ForeignKeyRestoreError  a restored row references a missing row
 
 ``BackupNotFoundError`` and ``AgeIdentityError`` are no evidence about the
 content of a backup, so they do not derive from ``BackupFileError``.  Neither
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from taskagent_backup.i18n import _
 
+EX_USAGE = 64
 EX_CONFIG = 78
 EX_UNAVAILABLE = 69
 EX_DATAERR = 65
@@ -56,6 +59,12 @@ class ConfigError(BackupToolError):
         else:
             heading = _("invalid configuration:")
         super().__init__(heading + "\n  " + "\n  ".join(problems))
+
+
+class UsageError(BackupToolError):
+    """A command-line argument is malformed or names something that does not exist."""
+
+    exit_code = EX_USAGE
 
 
 class DatabaseError(BackupToolError):
@@ -117,6 +126,14 @@ class AgeIdentityError(BackupToolError):
 
 class RestoreError(BackupToolError):
     """A restore failed and its transaction was rolled back."""
+
+
+class ForeignKeyRestoreError(RestoreError):
+    """A restored row references a row that is not in ``referenced_table`` (``schema.name``)."""
+
+    def __init__(self, message: str, referenced_table: str | None) -> None:
+        super().__init__(message)
+        self.referenced_table = referenced_table
 
 
 class DaemonRunningError(LockHeldError):

@@ -107,3 +107,62 @@ async def test_legacy_unknown_version_rejected(new_database: NewDatabase, tmp_pa
         await restore(path, target)
 
     assert "'9.0'" in str(caught.value)
+
+
+async def test_legacy_without_auth_users_suggests_option(new_database: NewDatabase) -> None:
+    target = await taskagent_schema(new_database)
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(LEGACY_V1, target)
+
+    message = str(caught.value)
+    assert "referencing auth.users" in message
+    assert "--create-missing-auth-users" in message
+    assert "DETAIL" not in message
+    assert message.count("is not present in table") == 1
+
+
+async def test_legacy_without_auth_users_dry_run_suggests_option(
+    new_database: NewDatabase,
+) -> None:
+    target = await taskagent_schema(new_database)
+
+    result = await restore(LEGACY_V1, target, dry_run=True)
+
+    errors = [outcome.error for outcome in result.tables if outcome.error]
+    assert len(errors) == 1
+    assert "--create-missing-auth-users" in errors[0]
+
+
+async def test_legacy_empty_tables_restore_as_nothing(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    document = orjson.loads(LEGACY_V1.read_bytes())
+    document["goals"] = []
+    document["tasks"] = []
+    path = tmp_path / "legacy-empty-tables.json"
+    path.write_bytes(orjson.dumps(document))
+    target = await taskagent_schema(new_database)
+
+    result = await restore(path, target, create_missing_auth_users=True)
+
+    outcomes = {outcome.table: outcome for outcome in result.tables}
+    assert outcomes["public.goals"].inserted == 0
+    assert outcomes["public.tasks"].inserted == 0
+    assert outcomes["public.projects"].inserted == 1
+    assert await fetch_value(target, "SELECT count(*) FROM goals") == 0
+    assert await fetch_value(target, "SELECT count(*) FROM tasks") == 0
+
+
+async def test_legacy_into_database_without_schema_explains(
+    new_database: NewDatabase,
+) -> None:
+    target = await new_database("legacy_no_schema")
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(LEGACY_V1, target)
+
+    message = str(caught.value)
+    assert "public.users: table does not exist in the target database" in message
+    assert "4 of 4 tables are missing in the target" in message
+    assert "this backup embeds no schema" in message

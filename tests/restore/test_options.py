@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from taskagent_backup.errors import RestoreError
+from taskagent_backup.errors import RestoreError, UsageError
 from taskagent_backup.restore.schema import policy_roles, prepare_schema_sql
 from tests.conftest import NewDatabase
 from tests.restore.helpers import back_up, execute, fetch_value, restore, table_texts
 
 USER_ONE = "md5('user1')::uuid"
+USER_TWO = "md5('user2')::uuid"
 
 
 async def test_fail_on_conflict_names_existing_key(taskagent_dsn: str, tmp_path: Path) -> None:
@@ -54,19 +55,20 @@ async def test_where_without_dependents_restores_one_table(
 async def test_where_invalid_condition_names_table(taskagent_dsn: str, tmp_path: Path) -> None:
     path = await back_up(taskagent_dsn, tmp_path)
 
-    with pytest.raises(RestoreError) as caught:
+    with pytest.raises(UsageError) as caught:
         await restore(path, taskagent_dsn, where={"projects": "no_such_column = 1"})
 
-    assert "public.projects: selecting rows failed" in str(caught.value)
+    assert "--where for table public.projects: the condition failed" in str(caught.value)
+    assert "no_such_column" in str(caught.value)
 
 
 async def test_unknown_table_name_rejected(taskagent_dsn: str, tmp_path: Path) -> None:
     path = await back_up(taskagent_dsn, tmp_path)
 
-    with pytest.raises(RestoreError) as caught:
+    with pytest.raises(UsageError) as caught:
         await restore(path, taskagent_dsn, tables=["taks"])
 
-    assert "taks: no table of this name is in the backup" in str(caught.value)
+    assert "--tables taks: no table of this name is in the backup" in str(caught.value)
 
 
 async def test_dry_run_reports_error_per_table(taskagent_dsn: str, tmp_path: Path) -> None:
@@ -137,7 +139,7 @@ def test_policy_roles_found() -> None:
 async def test_replace_with_where_rejected(taskagent_dsn: str, tmp_path: Path) -> None:
     path = await back_up(taskagent_dsn, tmp_path)
 
-    with pytest.raises(RestoreError) as caught:
+    with pytest.raises(UsageError) as caught:
         await restore(path, taskagent_dsn, where={"projects": "true"}, mode="replace")
 
     assert "--mode replace empties whole tables" in str(caught.value)
@@ -163,3 +165,102 @@ async def test_restore_as_non_owner_explains_privilege(taskagent_dsn: str, tmp_p
         await restore(path, not_owner)
 
     assert "needs ownership of the restored tables" in str(caught.value)
+
+
+async def test_where_same_table_twice_restores_both(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+    await execute(taskagent_dsn, f"DELETE FROM schedules WHERE user_id IN ({USER_ONE}, {USER_TWO})")
+
+    result = await restore(
+        path,
+        taskagent_dsn,
+        where={"schedules": f"user_id = {USER_ONE}", "public.schedules": f"user_id = {USER_TWO}"},
+    )
+
+    assert [outcome.table for outcome in result.tables] == ["public.schedules"]
+    assert result.tables[0].selected == 14
+    assert result.tables[0].inserted == 14
+
+
+async def test_bare_name_in_two_schemas_rejected(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+    before = await table_texts(taskagent_dsn)
+
+    with pytest.raises(UsageError) as caught:
+        await restore(path, taskagent_dsn, tables=["users"])
+
+    message = str(caught.value)
+    assert "--tables users: this name matches tables in several schemas" in message
+    assert "(auth.users, public.users)" in message
+    assert caught.value.exit_code == 64
+    assert await table_texts(taskagent_dsn) == before
+
+
+async def test_qualified_name_selects_one_schema(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+
+    result = await restore(path, taskagent_dsn, tables=["auth.users"], mode="insert-missing")
+
+    assert [outcome.table for outcome in result.tables] == ["auth.users"]
+
+
+async def test_unknown_table_lists_backup_tables(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+
+    with pytest.raises(UsageError) as caught:
+        await restore(path, taskagent_dsn, tables=["taskz"])
+
+    assert "the backup contains these tables: auth.users, public.api_usage_logs" in str(
+        caught.value
+    )
+    assert "does not fit the target database" not in str(caught.value)
+
+
+async def test_where_wrong_column_names_user_table(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+
+    with pytest.raises(UsageError) as caught:
+        await restore(path, taskagent_dsn, where={"projects": "ownerid = 'x'"})
+
+    message = str(caught.value)
+    assert 'the column "projects.owner_id"' in message
+    assert "backup_rows" not in message
+    assert "taskagent_restore_" not in message
+    assert "uses the column names" in message
+
+
+async def test_where_type_error_has_no_column_hint(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+
+    with pytest.raises(UsageError) as caught:
+        await restore(path, taskagent_dsn, where={"projects": "owner_id = 'x'"})
+
+    message = str(caught.value)
+    assert 'invalid input syntax for type uuid: "x"' in message
+    assert "column names" not in message
+
+
+async def test_fail_on_conflict_prints_detail_once(taskagent_dsn: str, tmp_path: Path) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(path, taskagent_dsn, tables=["projects"], mode="fail-on-conflict")
+
+    message = str(caught.value)
+    assert message.count("already exists") == 1
+    assert "DETAIL" not in message
+    assert "(constraint projects_pkey); Key (id)=(" in message
+
+
+async def test_missing_tables_suggest_create_schema(
+    taskagent_dsn: str, new_database: NewDatabase, tmp_path: Path
+) -> None:
+    path = await back_up(taskagent_dsn, tmp_path)
+    target = await new_database("no_schema")
+
+    with pytest.raises(RestoreError) as caught:
+        await restore(path, target)
+
+    message = str(caught.value)
+    assert "14 of 14 tables are missing in the target" in message
+    assert "with --create-schema" in message

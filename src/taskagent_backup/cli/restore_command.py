@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from taskagent_backup.dsn import parse_dsn
-from taskagent_backup.errors import ConfigError
+from taskagent_backup.dsn import ConnectionTarget, parse_dsn
+from taskagent_backup.errors import UsageError
 from taskagent_backup.i18n import _
 from taskagent_backup.logging_setup import configure_logging
 from taskagent_backup.progress import Progress
 from taskagent_backup.restore import RestoreOptions, RestoreResult, TableOutcome, run_restore
 from taskagent_backup.restore.model import RESTORE_MODES
-from taskagent_backup.settings import load_settings
+from taskagent_backup.settings import DatabaseSettings, load_settings
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -39,7 +40,11 @@ def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-dsn",
         default=None,
-        help=_("database to restore into (default: the configured [database] dsn)"),
+        help=_(
+            "database to restore into (default: the configured [database] dsn); without a "
+            "password in it, the configured password is used for the same host, port and "
+            "user, else PGPASSWORD or ~/.pgpass"
+        ),
     )
     parser.add_argument(
         "--tables",
@@ -99,14 +104,57 @@ def _add_behaviour_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_where(items: list[str]) -> dict[str, str]:
-    """Return ``TABLE=CONDITION`` arguments as a mapping; raise ``ConfigError`` if malformed."""
-    conditions = {}
+    """Return ``TABLE=CONDITION`` arguments as a mapping of table to condition.
+
+    Conditions repeated for the same TABLE are joined with OR, each in
+    parentheses, so every one of them selects rows.  Raises ``UsageError``
+    when an item is not TABLE=CONDITION.
+    """
+    conditions: dict[str, str] = {}
     for item in items:
         table, separator, condition = item.partition("=")
-        if not separator or not table.strip() or not condition.strip():
-            raise ConfigError([_("--where {item!r}: expected TABLE=CONDITION").format(item=item)])
-        conditions[table.strip()] = condition
+        table = table.strip()
+        if not separator or not table or not condition.strip():
+            raise UsageError(
+                _('--where {item!r}: expected TABLE=CONDITION, e.g. projects="id = 1"').format(
+                    item=item
+                )
+            )
+        if table in conditions:
+            conditions[table] = f"{conditions[table]} OR ({condition})"
+        else:
+            conditions[table] = f"({condition})"
     return conditions
+
+
+def restore_target(
+    target_dsn: str | None, database: DatabaseSettings
+) -> tuple[ConnectionTarget, str | None]:
+    """Return the target to restore into and where its DSN came from.
+
+    Without ``target_dsn`` this is the configured ``[database]`` target,
+    whose source is ``None``.  A ``target_dsn`` without a password that
+    names the same host, port and user as the configured DSN gets the
+    configured password (credential, ``password_file`` or DSN) unless
+    ``PGPASSWORD`` is set.  Any other DSN without a password leaves the
+    password to asyncpg, which reads ``PGPASSWORD``, then ``PGPASSFILE``
+    or ``~/.pgpass``.  Raises ``UsageError`` for an invalid ``target_dsn``.
+    """
+    if not target_dsn:
+        return database.target(), None
+    try:
+        target = parse_dsn(target_dsn)
+    except ValueError as error:
+        raise UsageError(_("--target-dsn: {error}").format(error=error)) from None
+    if target.password is None and "PGPASSWORD" not in os.environ:
+        configured = parse_dsn(database.dsn.get_secret_value())
+        if (target.host, target.port, target.user) == (
+            configured.host,
+            configured.port,
+            configured.user,
+        ):
+            target = target.with_password(database.target().password)
+    return target, "--target-dsn"
 
 
 def handle(arguments: argparse.Namespace) -> int:
@@ -114,13 +162,7 @@ def handle(arguments: argparse.Namespace) -> int:
     settings = load_settings(arguments.config)
     # On a terminal the progress lines take the place of the per-table events.
     configure_logging("warning" if sys.stderr.isatty() else settings.logging.level, sys.stderr)
-    if arguments.target_dsn:
-        try:
-            target = parse_dsn(arguments.target_dsn)
-        except ValueError as error:
-            raise ConfigError([_("--target-dsn: {error}").format(error=error)]) from None
-    else:
-        target = settings.database.target()
+    target, dsn_source = restore_target(arguments.target_dsn, settings.database)
     options = RestoreOptions(
         tables=[name.strip() for name in arguments.tables.split(",") if name.strip()],
         where=parse_where(arguments.where),
@@ -130,6 +172,7 @@ def handle(arguments: argparse.Namespace) -> int:
         create_schema=arguments.create_schema,
         create_missing_auth_users=arguments.create_missing_auth_users,
         identity_paths=arguments.identity,
+        dsn_source=dsn_source,
     )
     result = asyncio.run(run_restore(arguments.backup, target, options, Progress()))
     print_report(result)

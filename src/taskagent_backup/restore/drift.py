@@ -68,8 +68,16 @@ def is_compatible(backup_type: str | None, target_type: str) -> bool:
     return new in WIDER_TYPES.get(old, set())
 
 
-def map_columns(description: dict[str, Any], target: TargetTable) -> ColumnMapping:
-    """Match the backup ``description``'s columns to ``target``'s by name."""
+def map_columns(
+    description: dict[str, Any], target: TargetTable, *, has_rows: bool = True
+) -> ColumnMapping:
+    """Match the backup ``description``'s columns to ``target``'s by name.
+
+    ``has_rows`` false (the backup's table is empty) skips the check for
+    NOT NULL columns missing from the backup, because zero rows cannot
+    violate NOT NULL.  An old TaskAgent backup lists no columns for an
+    empty table, so without this every such column would be reported.
+    """
     mapping = ColumnMapping(table=target)
     target_columns = {column.name: column for column in target.table.columns}
     for position, column in enumerate(description.get("columns", [])):
@@ -90,17 +98,20 @@ def map_columns(description: dict[str, Any], target: TargetTable) -> ColumnMappi
         else:
             mapping.positions.append(position)
             mapping.columns.append(name)
-    _check_added_columns(mapping, target_columns)
+    _check_added_columns(mapping, target_columns, has_rows)
     return mapping
 
 
-def _check_added_columns(mapping: ColumnMapping, target_columns: dict[str, Any]) -> None:
+def _check_added_columns(
+    mapping: ColumnMapping, target_columns: dict[str, Any], has_rows: bool
+) -> None:
     restored = set(mapping.columns)
     for name, column in target_columns.items():
         if name in restored or column.generated:
             continue
         if (
-            column.not_null
+            has_rows
+            and column.not_null
             and name not in mapping.table.columns_with_default
             and not column.identity
         ):

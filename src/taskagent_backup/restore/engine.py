@@ -21,13 +21,24 @@ import structlog
 
 from taskagent_backup.db import connect
 from taskagent_backup.dsn import ConnectionTarget
-from taskagent_backup.errors import BackupToolError, DatabaseError, RestoreError
+from taskagent_backup.errors import (
+    BackupToolError,
+    DatabaseError,
+    ForeignKeyRestoreError,
+    RestoreError,
+)
 from taskagent_backup.fileformat.reader import TableSection
 from taskagent_backup.i18n import _
 from taskagent_backup.progress import Progress
-from taskagent_backup.restore import diagnose, load, plan, sequences
+from taskagent_backup.restore import diagnose, load, plan, selection, sequences
 from taskagent_backup.restore.drift import ColumnMapping, map_columns
-from taskagent_backup.restore.legacy import LEGACY_SCHEMA, create_auth_user_stubs
+from taskagent_backup.restore.legacy import (
+    AUTH_USERS,
+    LEGACY_FORMAT,
+    LEGACY_SCHEMA,
+    create_auth_user_stubs,
+    missing_auth_users_hint,
+)
 from taskagent_backup.restore.model import RestoreOptions, RestoreResult, TableOutcome
 from taskagent_backup.restore.schema import apply_schema
 from taskagent_backup.restore.source import BackupSource, open_source
@@ -76,6 +87,7 @@ class RestoreRun:
     staged: list[StagedTable] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     schema_created: bool = False
+    backup_tables: list[str] = field(default_factory=list)
 
 
 async def run_restore(
@@ -91,7 +103,7 @@ async def run_restore(
     options.check()
     started = time.monotonic()
     run = RestoreRun(open_source(path, options.identity_paths), options, progress or Progress())
-    async with connect(target) as connection:
+    async with connect(target, dsn_source=options.dsn_source) as connection:
         run.connection = connection
         transaction = connection.transaction()
         await transaction.start()
@@ -130,7 +142,9 @@ def _unexpected_error(error: Exception) -> BackupToolError:
                 "server rolls back an interrupted transaction, so nothing was changed"
             ).format(error=error)
         )
-    message = _("the restore failed and was rolled back: {error}").format(error=error)
+    message = _("the restore failed and was rolled back: {error}").format(
+        error=load.postgres_message(error)
+    )
     if isinstance(error, asyncpg.InsufficientPrivilegeError):
         message += _(
             "; the restore disables triggers and drops and re-adds foreign keys, which "
@@ -160,23 +174,21 @@ async def _finish_transaction(transaction: Any, dry_run: bool) -> None:
 
 async def _restore_in_transaction(connection: Any, run: RestoreRun) -> int:
     sections = await _stage_all(connection, run)
+    selection.check_selection(run.options, run.backup_tables)
     schemas = run.source.header.get("schemas") or [LEGACY_SCHEMA]
     if run.options.create_schema:
         await apply_schema(connection, run.source.trailer, schemas)
         run.schema_created = True
     targets = await plan.read_target_tables(connection, schemas)
     _map_all(run, sections, targets)
-    _check_selection(run, sections)
     if run.problems:
         raise RestoreError(
             _("the backup does not fit the target database; nothing was changed:")
             + "\n  "
             + "\n  ".join(sorted(run.problems))
+            + _missing_tables_advice(run, sections, targets)
         )
-    if (
-        run.options.create_missing_auth_users
-        and run.source.header.get("format") == "taskagent-legacy"
-    ):
+    if run.options.create_missing_auth_users and run.source.header.get("format") == LEGACY_FORMAT:
         await _create_auth_stubs(connection, run)
     chosen = await _choose_rows(connection, run)
     return await _load_all(connection, run, chosen)
@@ -192,10 +204,19 @@ def _is_requested(run: RestoreRun, section: TableSection) -> bool:
 
 
 def _condition_for(run: RestoreRun, section: TableSection) -> str | None:
-    for pattern, condition in run.options.where.items():
-        if is_selected(section.schema, section.name, [pattern], []):
-            return condition
-    return None
+    """Return the OR of every ``--where`` condition naming ``section``'s table.
+
+    ``projects`` and ``public.projects`` are separate keys of
+    ``options.where`` that name the same table, so both count.
+    """
+    conditions = [
+        condition
+        for pattern, condition in run.options.where.items()
+        if is_selected(section.schema, section.name, [pattern], [])
+    ]
+    if not conditions:
+        return None
+    return " OR ".join(f"({condition})" for condition in conditions)
 
 
 async def _stage_all(connection: Any, run: RestoreRun) -> list[tuple[int, TableSection]]:
@@ -206,6 +227,7 @@ async def _stage_all(connection: Any, run: RestoreRun) -> list[tuple[int, TableS
     """
     sections: list[tuple[int, TableSection]] = []
     for section in run.source.tables():
+        run.backup_tables.append(section.qualified_name)
         if not _is_requested(run, section):
             continue
         number = len(sections) + 1
@@ -236,7 +258,7 @@ def _map_all(
                 )
             )
             continue
-        mapping = map_columns(section.table, target)
+        mapping = map_columns(section.table, target, has_rows=section.rows_read > 0)
         run.problems += mapping.problems
         outcome = TableOutcome(
             table=section.qualified_name,
@@ -249,6 +271,28 @@ def _map_all(
         )
 
 
+def _missing_tables_advice(
+    run: RestoreRun, sections: list[tuple[int, TableSection]], targets: dict[str, plan.TargetTable]
+) -> str:
+    """Return a closing line on how to create missing tables, or "" when none is missing."""
+    missing = [section for _number, section in sections if section.qualified_name not in targets]
+    if not missing:
+        return ""
+    if (run.source.trailer.get("schema") or {}).get("embedded"):
+        advice = _(
+            "{missing} of {count} tables are missing in the target: create the schema first "
+            "(e.g. with the application's migrations), or restore into an empty database "
+            "with --create-schema, which creates the schema embedded in this backup"
+        )
+    else:
+        advice = _(
+            "{missing} of {count} tables are missing in the target: create the schema first, "
+            "e.g. with the application's migrations; this backup embeds no schema, so "
+            "--create-schema cannot create it"
+        )
+    return "\n" + advice.format(missing=len(missing), count=len(sections))
+
+
 async def _create_auth_stubs(connection: Any, run: RestoreRun) -> None:
     for staged in run.staged:
         if staged.section.qualified_name == f"{LEGACY_SCHEMA}.users":
@@ -256,17 +300,6 @@ async def _create_auth_stubs(connection: Any, run: RestoreRun) -> None:
                 connection, load.stage_name(staged.number), staged.section.table
             )
             log.info("auth_users_created", rows=created)
-
-
-def _check_selection(run: RestoreRun, sections: list[tuple[int, TableSection]]) -> None:
-    restored = [section for _number, section in sections]
-    for pattern in [*run.options.tables, *run.options.where]:
-        if not any(
-            is_selected(section.schema, section.name, [pattern], []) for section in restored
-        ):
-            run.problems.append(
-                _("{pattern}: no table of this name is in the backup").format(pattern=pattern)
-            )
 
 
 async def _choose_rows(connection: Any, run: RestoreRun) -> list[StagedTable]:
@@ -371,7 +404,9 @@ async def _empty_tables(connection: Any, chosen: list[StagedTable]) -> None:
         await connection.execute(f"TRUNCATE {names}")
     except asyncpg.PostgresError as error:
         raise RestoreError(
-            _("emptying the tables to replace failed: {error}").format(error=error)
+            _("emptying the tables to replace failed: {error}").format(
+                error=load.postgres_message(error)
+            )
         ) from error
 
 
@@ -388,6 +423,9 @@ def _own_rows(table: Table) -> str:
 
 async def _load_one(connection: Any, run: RestoreRun, staged: StagedTable, mode: str) -> None:
     skip_existing = mode == "insert-missing"
+    if not staged.outcome.selected:
+        # Nothing to insert, and an old-format empty table has no columns to name.
+        return
 
     async def insert() -> None:
         savepoint = connection.transaction()
@@ -435,14 +473,30 @@ async def _dry_run_guard(run: RestoreRun, step: Any, outcome: TableOutcome | Non
     can report every table.
     """
     if not run.options.dry_run:
-        await step
+        try:
+            await step
+        except ForeignKeyRestoreError as error:
+            raise _with_legacy_hint(run, error) from error
         return
     try:
         async with run.connection.transaction():
             await step
     except RestoreError as error:
+        error = _with_legacy_hint(run, error)
         target = outcome or _outcome_named_in(run, str(error))
         target.error = str(error)
+
+
+def _with_legacy_hint(run: RestoreRun, error: RestoreError) -> RestoreError:
+    """Return ``error`` with the --create-missing-auth-users advice where it applies."""
+    if (
+        isinstance(error, ForeignKeyRestoreError)
+        and error.referenced_table == AUTH_USERS
+        and run.source.header.get("format") == LEGACY_FORMAT
+        and not run.options.create_missing_auth_users
+    ):
+        return RestoreError(str(error) + missing_auth_users_hint())
+    return error
 
 
 def _outcome_named_in(run: RestoreRun, message: str) -> TableOutcome:

@@ -29,6 +29,17 @@ from taskagent_backup.i18n import _
 
 SUPPORTED_VERSIONS = ("1.0", "2.0")
 LEGACY_SCHEMA = "public"
+LEGACY_FORMAT = "taskagent-legacy"
+AUTH_USERS = "auth.users"
+
+
+def missing_auth_users_hint() -> str:
+    """Return the advice for a restored user whose ``auth.users`` row is missing."""
+    return _(
+        "; old TaskAgent backups do not contain auth.users, so add "
+        "--create-missing-auth-users to create an auth.users row (id, email, "
+        "creation time) for each restored user that lacks one"
+    )
 
 
 def looks_like_legacy(first_bytes: bytes) -> bool:
@@ -121,7 +132,7 @@ def read_legacy(path: Path, content: bytes) -> LegacyBackup:
             )
         tables[name] = rows
     header = {
-        "format": "taskagent-legacy",
+        "format": LEGACY_FORMAT,
         "version": metadata["version"],
         "created_at": metadata.get("created_at"),
     }

@@ -10,12 +10,12 @@ it wrote itself, so no value passes through a Python type on the way.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 
-from taskagent_backup.errors import RestoreError
+from taskagent_backup.errors import ForeignKeyRestoreError, RestoreError, UsageError
 from taskagent_backup.i18n import _
 from taskagent_backup.restore.drift import ColumnMapping
 from taskagent_backup.restore.plan import PlainIndex
@@ -123,28 +123,70 @@ async def pick_rows(
     """Keep the staged rows matching ``condition`` or referencing picked parent rows.
 
     ``parents`` holds (key, pick table of the referenced table).  Returns the
-    number of rows kept.  Raises ``RestoreError`` when ``condition`` is invalid.
+    number of rows kept.  Raises ``UsageError`` naming the table when
+    PostgreSQL rejects ``condition``.
     """
     tests = [f"({condition})"] if condition else []
     for key, parent_pick in parents:
         columns = ", ".join(quote_identifier(column) for column in key.columns)
         references = ", ".join(quote_identifier(column) for column in key.ref_columns)
         tests.append(f"({columns}) IN (SELECT {references} FROM {parent_pick})")
+    # The alias is the table's own name, so PostgreSQL's errors and hints
+    # about the condition name the user's table, not a staging table.
+    alias = quote_identifier(mapping.table.table.name)
     query = (
         f"CREATE TEMP TABLE {pick_name(number)} ON COMMIT DROP AS "
-        f"SELECT * FROM ({typed_rows_sql(mapping, stage_name(number))}) AS backup_rows "
+        f"SELECT * FROM ({typed_rows_sql(mapping, stage_name(number))}) AS {alias} "
         f"WHERE {' OR '.join(tests) or 'true'}"
     )
     try:
         status = await connection.execute(query)
     except asyncpg.PostgresError as error:
-        raise RestoreError(
-            _(
-                "table {table}: selecting rows failed: {error}; "
-                "a --where condition uses the table's column names, e.g. owner_id = '...'"
-            ).format(table=mapping.table.qualified_name, error=error)
-        ) from error
+        raise _condition_error(mapping.table.qualified_name, error) from error
     return int(status.split()[-1])
+
+
+def _condition_error(table: str, error: asyncpg.PostgresError) -> UsageError:
+    """Return the error for a ``--where`` condition that PostgreSQL rejected.
+
+    Only an unknown column gets the reminder about column names, because
+    for other errors (a value its type rejects) it would point the wrong way.
+    """
+    message = _("--where for table {table}: the condition failed: {error}").format(
+        table=table, error=postgres_message(error)
+    )
+    if isinstance(error, asyncpg.UndefinedColumnError):
+        message += _(
+            "; a --where condition uses the column names of the table in the backup, "
+            "e.g. owner_id = '...'"
+        )
+    return UsageError(message)
+
+
+def postgres_message(error: asyncpg.PostgresError) -> str:
+    """Return PostgreSQL's message with its DETAIL and HINT, each once, on one line."""
+    return primary_message(error) + _details(error)
+
+
+def primary_message(error: asyncpg.PostgresError) -> str:
+    """Return PostgreSQL's primary message alone.
+
+    ``str()`` of an asyncpg error appends DETAIL and HINT on new lines, so
+    adding ``error.detail`` to it would print the detail twice.
+    """
+    return str(error.args[0]) if error.args else type(error).__name__
+
+
+def _details(error: asyncpg.PostgresError) -> str:
+    # PostgreSQL ends DETAIL and HINT with a full stop, but more clauses may follow here.
+    text = ""
+    detail = getattr(error, "detail", None)
+    hint = getattr(error, "hint", None)
+    if detail:
+        text += "; " + detail.rstrip(".")
+    if hint:
+        text += _("; hint: {hint}").format(hint=hint.rstrip("."))
+    return text
 
 
 def insert_sql(mapping: ColumnMapping, source: str, *, skip_existing: bool) -> str:
@@ -180,24 +222,43 @@ async def insert_rows(
     try:
         status = await connection.execute(insert_sql(mapping, source, skip_existing=skip_existing))
     except asyncpg.PostgresError as error:
-        raise load_error(mapping.table.qualified_name, error) from error
+        raise load_error(
+            mapping.table.qualified_name, error, mapping.table.table.foreign_keys
+        ) from error
     return int(status.split()[-1])
 
 
-def load_error(table: str, error: asyncpg.PostgresError) -> RestoreError:
+def load_error(
+    table: str, error: asyncpg.PostgresError, foreign_keys: Sequence[ForeignKey] = ()
+) -> RestoreError:
     """Return a ``RestoreError`` with the table, the cause and PostgreSQL's detail.
 
     For key and foreign-key violations the detail names the row's key; for
-    CHECK and NOT NULL violations it lists the failing row's values.
+    CHECK and NOT NULL violations it lists the failing row's values.  A
+    foreign-key violation of one of ``foreign_keys`` returns a
+    ``ForeignKeyRestoreError`` naming the schema-qualified referenced table,
+    because PostgreSQL's detail names it without its schema.
     """
-    message = _("table {table}: {error}").format(table=table, error=error)
+    message = _("table {table}: {error}").format(table=table, error=primary_message(error))
     constraint = getattr(error, "constraint_name", None)
-    detail = getattr(error, "detail", None)
-    if constraint:
+    referenced = _referenced_table(constraint, foreign_keys)
+    if constraint and referenced:
+        message += _(" (constraint {constraint}, referencing {referenced})").format(
+            constraint=constraint, referenced=referenced
+        )
+    elif constraint:
         message += _(" (constraint {constraint})").format(constraint=constraint)
-    if detail:
-        message += f"; {detail}"
+    message += _details(error)
+    if isinstance(error, asyncpg.ForeignKeyViolationError):
+        return ForeignKeyRestoreError(message, referenced)
     return RestoreError(message)
+
+
+def _referenced_table(constraint: str | None, foreign_keys: Sequence[ForeignKey]) -> str | None:
+    for key in foreign_keys:
+        if key.name == constraint:
+            return f"{key.ref_schema}.{key.ref_table}"
+    return None
 
 
 async def disable_triggers(connection: Any, triggers: list[tuple[Table, str, str]]) -> None:
@@ -256,7 +317,7 @@ async def restore_keys(connection: Any, dropped: list[tuple[Table, ForeignKey]])
                 f"ADD CONSTRAINT {quote_identifier(key.name)} {key.definition}"
             )
         except asyncpg.PostgresError as error:
-            raise load_error(table.qualified_name, error) from error
+            raise load_error(table.qualified_name, error, [key]) from error
     try:
         await connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
     except asyncpg.PostgresError as error:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from taskagent_backup.errors import RestoreError
+from taskagent_backup.errors import UsageError
 from taskagent_backup.i18n import _
 
 RestoreMode = Literal["replace", "insert-missing", "fail-on-conflict"]
@@ -19,7 +19,9 @@ class RestoreOptions:
 
     ``tables`` empty and ``where`` empty means every table of the backup.
     ``mode`` of ``None`` picks ``replace`` for whole tables and
-    ``insert-missing`` when ``where`` selects rows.
+    ``insert-missing`` when ``where`` selects rows.  ``dsn_source`` names
+    where the target's DSN came from for connection errors, ``None`` meaning
+    the ``[database]`` section.
     """
 
     tables: list[str] = field(default_factory=list)
@@ -30,11 +32,12 @@ class RestoreOptions:
     create_schema: bool = False
     create_missing_auth_users: bool = False
     identity_paths: list[Path] = field(default_factory=list)
+    dsn_source: str | None = None
 
     def check(self) -> None:
-        """Raise ``RestoreError`` for combinations that would lose rows."""
+        """Raise ``UsageError`` for combinations that would lose rows."""
         if self.where and self.mode == "replace":
-            raise RestoreError(
+            raise UsageError(
                 _(
                     "--mode replace empties whole tables, so with --where it would delete every "
                     "row that the condition does not select; use --mode insert-missing or "
