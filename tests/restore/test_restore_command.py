@@ -171,12 +171,12 @@ def test_restore_target_same_login_uses_password_file(
 
     same, source = restore_target("postgresql://app@db.example.com/scratch", database)
     other, _source = restore_target("postgresql://admin@db.example.com/scratch", database)
-    given, _source = restore_target("postgresql://app:typed@db.example.com/scratch", database)
+    explicit, _source = restore_target("postgresql://app:typed@db.example.com/scratch", database)
 
     assert source == "--target-dsn"
     assert same.password == "from-the-file"
     assert other.password is None
-    assert given.password == "typed"
+    assert explicit.password == "typed"
 
 
 def test_restore_target_pgpassword_wins_over_file(
@@ -276,3 +276,18 @@ async def test_verify_restore_test_without_createdb_advice(
     assert "ALTER ROLE verify_without_createdb CREATEDB" in out
     assert 'for the daemon\'s scheduled drill set drill = "off" in [schedule]' in out
     assert "or turn the drill off" not in out
+
+
+def test_restore_target_unreadable_credential_falls_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    database = DatabaseSettings(
+        dsn="postgresql://app@db.example.com:5432/taskagent", password_credential="db-password"
+    )
+
+    target, source = restore_target("postgresql://app@db.example.com/scratch", database)
+
+    assert target.password is None
+    assert source == "--target-dsn"

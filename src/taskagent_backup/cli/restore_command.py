@@ -9,14 +9,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from taskagent_backup.dsn import ConnectionTarget, parse_dsn
-from taskagent_backup.errors import UsageError
+from taskagent_backup.errors import ConfigError, UsageError
 from taskagent_backup.i18n import _
 from taskagent_backup.logging_setup import configure_logging
 from taskagent_backup.progress import Progress
 from taskagent_backup.restore import RestoreOptions, RestoreResult, TableOutcome, run_restore
 from taskagent_backup.restore.model import RESTORE_MODES
 from taskagent_backup.settings import DatabaseSettings, load_settings
+
+log = structlog.get_logger(__name__)
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -136,9 +140,10 @@ def restore_target(
     whose source is ``None``.  A ``target_dsn`` without a password that
     names the same host, port and user as the configured DSN gets the
     configured password (credential, ``password_file`` or DSN) unless
-    ``PGPASSWORD`` is set.  Any other DSN without a password leaves the
-    password to asyncpg, which reads ``PGPASSWORD``, then ``PGPASSFILE``
-    or ``~/.pgpass``.  Raises ``UsageError`` for an invalid ``target_dsn``.
+    ``PGPASSWORD`` is set or that source cannot be read.  Any other DSN
+    without a password leaves the password to asyncpg, which reads
+    ``PGPASSWORD``, then ``PGPASSFILE`` or ``~/.pgpass``.  Raises
+    ``UsageError`` for an invalid ``target_dsn``.
     """
     if not target_dsn:
         return database.target(), None
@@ -153,8 +158,21 @@ def restore_target(
             configured.port,
             configured.user,
         ):
-            target = target.with_password(database.target().password)
+            target = target.with_password(_configured_password(database))
     return target, "--target-dsn"
+
+
+def _configured_password(database: DatabaseSettings) -> str | None:
+    """Return the configured password, or ``None`` when its source cannot be read here.
+
+    An operator's shell may lack the service's credential directory, and
+    ``~/.pgpass`` may still have the password, so this is no reason to stop.
+    """
+    try:
+        return database.target().password
+    except ConfigError as error:
+        log.warning("configured_password_not_used", reason=str(error))
+        return None
 
 
 def handle(arguments: argparse.Namespace) -> int:
