@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,13 @@ from taskagent_backup.schema_dump import SchemaDump, dump_schema
 from taskagent_backup.settings import Settings
 from taskagent_backup.snapshot.catalog import Table, discover_tables, read_sequences
 from taskagent_backup.snapshot.export import stream_table
+from taskagent_backup.snapshot.parallel import (
+    Spool,
+    TableQueue,
+    copy_spool,
+    run_helper,
+    snapshot_connections,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -179,11 +187,12 @@ async def _write_snapshot(
                 connection, database.schemas, database.include_tables, database.exclude_tables
             )
             _check_schemas_exist(database.schemas, tables)
-            schema_task = await _start_schema_dump(settings, connection, facts)
+            snapshot_id = await connection.fetchval("SELECT pg_export_snapshot()")
+            schema_task = _start_schema_dump(settings, facts, snapshot_id)
             header = _header(kind, label, started_at, facts, database.schemas)
             await output.call(output.document.write_header, header)
 
-            results = [await _write_table(connection, output, table) for table in tables]
+            results = await _write_tables(settings, connection, output, tables, snapshot_id)
 
             sequences = await read_sequences(connection, database.schemas)
             schema = await schema_task if schema_task else None
@@ -208,12 +217,11 @@ def _check_schemas_exist(schemas: list[str], tables: list[Table]) -> None:
         log.warning("schema_without_tables", schemas=missing)
 
 
-async def _start_schema_dump(
-    settings: Settings, connection: Any, facts: dict[str, Any]
+def _start_schema_dump(
+    settings: Settings, facts: dict[str, Any], snapshot_id: str
 ) -> asyncio.Task[SchemaDump] | None:
     if not settings.backup.embed_schema:
         return None
-    snapshot_id = await connection.fetchval("SELECT pg_export_snapshot()")
     return asyncio.create_task(
         dump_schema(
             settings.database.target(), settings.database.schemas,
@@ -222,11 +230,64 @@ async def _start_schema_dump(
     )
 
 
-async def _write_table(connection: Any, output: BackupOutput, table: Table) -> TableResult:
+async def _write_tables(
+    settings: Settings, connection: Any, output: BackupOutput, tables: list[Table],
+    snapshot_id: str,
+) -> list[TableResult]:
+    """Write every table in order, with helpers on the same snapshot spooling ahead."""
+    helpers_wanted = settings.backup.parallel_connections - 1
+    if helpers_wanted < 1 or len(tables) < 2:
+        return [await _write_table(connection, output, table) for table in tables]
+
+    database = settings.database
+    async with snapshot_connections(
+        database.target(), snapshot_id, helpers_wanted, database.pgbouncer_transaction_mode
+    ) as helpers:
+        queue = TableQueue(tables)
+        tasks = [
+            asyncio.create_task(
+                run_helper(helper, queue, settings.backup.directory, _translate_errors)
+            )
+            for helper in helpers
+        ]
+        try:
+            results = []
+            for index, table in enumerate(tables):
+                spool_future = queue.take_for_main(index)
+                spool = await spool_future if spool_future is not None else None
+                results.append(await _write_table(connection, output, table, spool))
+            return results
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            queue.close_unused()
+
+
+async def _write_table(
+    connection: Any, output: BackupOutput, table: Table, spool: Spool | None = None
+) -> TableResult:
     started = time.monotonic()
     await output.call(output.document.begin_table, table.schema, table.name, table.describe())
+    if spool is None:
+        with _translate_errors(table):
+            await stream_table(connection, table, output.write_rows)
+    else:
+        await copy_spool(spool, output.write_rows)
+    await output.flush_rows()
+    rows, digest = await output.call(output.document.end_table)
+    log.info(
+        "table_written", table=table.qualified_name, rows=rows,
+        seconds=round(time.monotonic() - started, 3), spooled=spool is not None,
+    )
+    return TableResult(name=table.qualified_name, rows=rows, sha256=digest)
+
+
+@contextlib.contextmanager
+def _translate_errors(table: Table) -> Iterator[None]:
+    """Turn a driver error while reading ``table`` into a ``DatabaseError``."""
     try:
-        await stream_table(connection, table, output.write_rows)
+        yield
     except asyncpg.InsufficientPrivilegeError as error:
         if "row-level security" in str(error):
             raise RowSecurityError(
@@ -243,13 +304,6 @@ async def _write_table(connection: Any, output: BackupOutput, table: Table) -> T
         raise query_error(
             _("reading table {table}").format(table=table.qualified_name), error
         ) from error
-    await output.flush_rows()
-    rows, digest = await output.call(output.document.end_table)
-    log.info(
-        "table_written", table=table.qualified_name, rows=rows,
-        seconds=round(time.monotonic() - started, 3),
-    )
-    return TableResult(name=table.qualified_name, rows=rows, sha256=digest)
 
 
 def _header(

@@ -105,6 +105,7 @@ class BackupSettings(_Section):
     encrypt_to: list[str] = Field(default_factory=list)
     free_space_reserve_mb: int = Field(default=512, ge=0)
     embed_schema: bool = True
+    parallel_connections: int = Field(default=2, ge=1, le=8)
 
     @field_validator("encrypt_to")
     @classmethod

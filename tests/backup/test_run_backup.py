@@ -16,6 +16,7 @@ from taskagent_backup.backup import run_backup
 from taskagent_backup.errors import DatabaseError, RowSecurityError
 from taskagent_backup.fileformat.reader import read_backup
 from taskagent_backup.naming import parse_backup_file_name
+from taskagent_backup.snapshot import parallel as parallel_module
 from tests.conftest import FIXTURES, NewDatabase, connect_to, make_settings
 
 TASKAGENT_TABLES = {
@@ -218,8 +219,9 @@ async def test_backup_embeds_schema_from_pg_dump(taskagent_dsn: str, tmp_path: P
     assert "CREATE POLICY" in schema["sql"]
 
 
+@pytest.mark.parametrize("connections", [1, 2])
 async def test_backup_connection_killed_midway_leaves_no_file(
-    taskagent_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    taskagent_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connections: int
 ) -> None:
     original_stream = backup_module.stream_table
     calls = 0
@@ -239,7 +241,10 @@ async def test_backup_connection_killed_midway_leaves_no_file(
         await original_stream(connection, table, on_chunk)
 
     monkeypatch.setattr(backup_module, "stream_table", stream_then_terminate)
-    settings = make_settings(taskagent_dsn, tmp_path)
+    monkeypatch.setattr(parallel_module, "stream_table", stream_then_terminate)
+    settings = make_settings(
+        taskagent_dsn, tmp_path, backup={"parallel_connections": connections}
+    )
 
     with pytest.raises(DatabaseError, match="failed"):
         await run_backup(settings, "manual")
