@@ -39,7 +39,7 @@ Spool = IO[bytes]
 
 @dataclass
 class TableQueue:
-    """Which tables are still free, and the spool of each table a helper took."""
+    """The tables not yet claimed, and the spool of each table a helper claimed."""
 
     tables: list[Table]
     free: set[int] = field(default_factory=set)
@@ -63,7 +63,7 @@ class TableQueue:
         return index
 
     def close_unused(self) -> None:
-        """Close the spools nobody will read, after a failure."""
+        """Close the spools that will not be read, after a failure."""
         for future in self.spools.values():
             if future.done() and not future.cancelled() and future.exception() is None:
                 future.result().close()
