@@ -87,7 +87,9 @@ async def dump_schema(
         return SchemaDump(None, None, reason)
     path, version = found
 
-    arguments = [path, "--schema-only", "--no-owner", "--no-privileges", f"--snapshot={snapshot_id}"]
+    arguments = [
+        path, "--schema-only", "--no-owner", "--no-privileges", f"--snapshot={snapshot_id}"
+    ]
     arguments += [f"--schema={schema}" for schema in schemas]
     arguments += ["--extension=*"]
     environment = {**os.environ, **target.libpq_environment()}

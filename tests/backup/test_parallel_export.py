@@ -55,3 +55,21 @@ async def test_parallel_export_without_spare_connection_runs_sequentially(
     warnings = [event for event in events if event["event"] == "parallel_export_unavailable"]
     assert len(warnings) == 1
     assert "too many connections" in warnings[0]["error"]
+
+
+async def test_table_queue_takes_largest_by_disk_size(taskagent_dsn: str) -> None:
+    from taskagent_backup.snapshot.catalog import discover_tables
+    from taskagent_backup.snapshot.parallel import TableQueue
+
+    connection = await connect_to(taskagent_dsn)
+    try:
+        tables = await discover_tables(connection, ["public"], ["*"], [])
+    finally:
+        await connection.close()
+
+    queue = TableQueue(tables)
+    first = queue.take_largest()
+    assert first is not None
+    assert tables[first].size_bytes == max(table.size_bytes for table in tables)
+    assert tables[first].size_bytes > 0
+    queue.close_unused()

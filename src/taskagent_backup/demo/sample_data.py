@@ -36,7 +36,8 @@ SELECT md5('goal' || pr.id || g)::uuid, pr.id,
        (ARRAY['pending', 'in_progress', 'completed'])[g]
 FROM projects pr, generate_series(1, 3) AS g;
 
-INSERT INTO tasks (id, goal_id, title, description, estimate_hours, due_date, status, work_type, priority)
+INSERT INTO tasks (id, goal_id, title, description, estimate_hours, due_date, status,
+                   work_type, priority)
 SELECT md5('task' || go.id || t)::uuid, go.id,
        (ARRAY['資料を読む', 'Write the draft', '打ち合わせ', 'Fix review comments', '片付け'])[t],
        CASE WHEN t = 3 THEN NULL ELSE 'タスクの説明 / task description #' || t END,
@@ -60,7 +61,8 @@ SELECT md5('user' || u)::uuid, date '2025-09-01' + d,
            jsonb_build_object('start', '13:30', 'title', 'Meetings', 'minutes', 45.50)))
 FROM generate_series(1, {users}) AS u, generate_series(0, 6) AS d;
 
-INSERT INTO weekly_recurring_tasks (user_id, title, description, estimate_hours, category, is_active)
+INSERT INTO weekly_recurring_tasks (user_id, title, description, estimate_hours, category,
+                                    is_active)
 SELECT md5('user' || u)::uuid, (ARRAY['週次レビュー', 'Gym', '英語の勉強'])[w], NULL,
        w * 1.25, (ARRAY['review', 'exercise', 'study'])[w]::taskcategory, w <> 2
 FROM generate_series(1, {users}) AS u, generate_series(1, 3) AS w;
@@ -94,6 +96,11 @@ def schema_sql() -> str:
 
 
 async def load_demo_database(connection: Any, users: int = 20) -> None:
-    """Create the TaskAgent schema and fill every table with sample rows."""
+    """Create the TaskAgent schema, fill every table with sample rows and ANALYZE it.
+
+    ANALYZE gives the planner statistics and row estimates, as autovacuum
+    would on a live database.
+    """
     await connection.execute(schema_sql())
     await connection.execute(SAMPLE_DATA_SQL.format(users=int(users)))
+    await connection.execute("ANALYZE")

@@ -8,7 +8,11 @@ from typing import Any
 
 TABLES_QUERY = """
 SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-       c.reltuples::bigint AS estimated_rows
+       c.reltuples::bigint AS estimated_rows,
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_table_size(i.inhrelid)), 0)::bigint
+                  FROM pg_inherits i WHERE i.inhparent = c.oid)
+            ELSE pg_table_size(c.oid) END AS size_bytes
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1::text[])
@@ -120,6 +124,7 @@ class Table:
     name: str
     partitioned: bool
     estimated_rows: int
+    size_bytes: int = 0
     columns: list[Column] = field(default_factory=list)
     primary_key: list[str] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
@@ -166,6 +171,7 @@ async def discover_tables(
             name=row["name"],
             partitioned=row["relkind"] == "p",
             estimated_rows=row["estimated_rows"],
+            size_bytes=row["size_bytes"],
         )
         for row in await connection.fetch(TABLES_QUERY, schemas)
         if is_selected(row["schema"], row["name"], include, exclude)

@@ -54,10 +54,13 @@ class TableQueue:
         return self.spools.get(index)
 
     def take_largest(self) -> int | None:
-        """Claim the free table with the most estimated rows, if any."""
+        """Claim the free table that takes the most space on disk, if any.
+
+        The on-disk size is known without ANALYZE, unlike the row estimate.
+        """
         if not self.free:
             return None
-        index = max(self.free, key=lambda i: self.tables[i].estimated_rows)
+        index = max(self.free, key=lambda i: self.tables[i].size_bytes)
         self.free.discard(index)
         self.spools[index] = asyncio.get_running_loop().create_future()
         return index
