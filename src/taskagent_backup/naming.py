@@ -33,18 +33,26 @@ class BackupName:
     encrypted: bool
 
 
+def check_label(label: str) -> str:
+    """Return ``label`` when it is a valid backup label; raise ``ValueError`` otherwise."""
+    if not LABEL_PATTERN.match(label):
+        raise ValueError(
+            _(
+                "invalid label {label!r}: use 1-64 letters, digits, '_' or '-', "
+                "starting with a letter or digit"
+            ).format(label=label)
+        )
+    return label
+
+
 def label_argument(text: str) -> str:
     """Check a ``--label`` value for argparse; raise ``ArgumentTypeError`` when invalid."""
     import argparse
 
-    if not LABEL_PATTERN.match(text):
-        raise argparse.ArgumentTypeError(
-            _(
-                "invalid label {label!r}: use 1-64 letters, digits, '_' or '-', "
-                "starting with a letter or digit"
-            ).format(label=text)
-        )
-    return text
+    try:
+        return check_label(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def backup_file_name(
@@ -57,13 +65,8 @@ def backup_file_name(
                 kind=kind, allowed=", ".join(KINDS)
             )
         )
-    if label is not None and not LABEL_PATTERN.match(label):
-        raise ValueError(
-            _(
-                "invalid label {label!r}: use 1-64 letters, digits, '_' or '-', "
-                "starting with a letter or digit"
-            ).format(label=label)
-        )
+    if label is not None:
+        check_label(label)
     stamp = started_at.astimezone(UTC).strftime(STAMP_FORMAT)
     suffix = {"zstd": ".zst", "gzip": ".gz", "none": ""}[compression]
     label_part = f"_{label}" if label else ""

@@ -14,7 +14,7 @@ from taskagent_backup.catalog import BackupEntry, scan_directory
 from taskagent_backup.cli.pipes import quiet_on_broken_pipe
 from taskagent_backup.i18n import _, display_width
 from taskagent_backup.settings import load_settings
-from taskagent_backup.summary import format_size
+from taskagent_backup.sizes import format_size
 
 TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from taskagent_backup import sizes
 from taskagent_backup.i18n import _
 
-SIZE_UNITS = ("B", "kB", "MB", "GB", "TB")
 # systemctl status shows one line; the full error is in the journal.
 MAX_ERROR_CHARACTERS = 120
 
@@ -26,12 +26,7 @@ class RunOutcome:
 
 def format_size(size: int) -> str:
     """Return ``size`` bytes in decimal units with one decimal, e.g. ``1.2 GB``."""
-    value = float(size)
-    for unit in SIZE_UNITS:
-        if value < 1000 or unit == SIZE_UNITS[-1]:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+    return sizes.format_size(size, decimal=True)
 
 
 def format_moment(moment: datetime, zone: tzinfo, now: datetime) -> str:
