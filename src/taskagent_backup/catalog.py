@@ -224,7 +224,7 @@ def _read_content(entry: BackupEntry, identity_paths: list[Path]) -> BackupEntry
     try:
         reader = read_backup(entry.path, identity_paths)
     except AgeIdentityError as error:
-        # A wrong key says nothing about the file: judge it as without a key.
+        # A wrong key is no evidence about the file, so judge it as if no key was given.
         inspected = _inspect_encrypted(entry)
         return replace(inspected, detail=f"{inspected.detail} ({error})")
     except BackupNotFoundError as error:

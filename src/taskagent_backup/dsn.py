@@ -31,7 +31,7 @@ DEFAULT_PORT = 5432
 
 @dataclass(frozen=True)
 class ConnectionTarget:
-    """Where and as whom to connect; the password is kept out of ``repr``."""
+    """The server, database and role to connect to; the password is kept out of ``repr``."""
 
     host: str
     port: int

@@ -58,7 +58,8 @@ def test_load_invalid_values_lists_each_problem(tmp_path: Path) -> None:
     assert "backup.compression = 'rar'" in problems
     assert "'zstd'" in problems
     assert "retention.daily_days = 0" in problems
-    assert "databse" in problems and "unknown key" in problems
+    assert "databse" in problems
+    assert "unknown key" in problems
 
 
 def test_load_bad_dsn_hides_password(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Restore drills after scheduled backups, as ``schedule.drill`` asks.
+"""Restore drills after scheduled backups, as ``schedule.drill`` requests.
 
 ``every`` drills each scheduled backup; ``newest-daily`` drills the daily
 backup only, so the newest backup is proven restorable once a day.  A
@@ -24,17 +24,21 @@ def wants_drill(policy: str, kind: str) -> bool:
 
 
 async def drill_after_backup(settings: Settings, kind: str, result: BackupResult) -> None:
-    """Drill ``result`` when the policy asks for it; log the outcome, never raise."""
+    """Drill ``result`` when the policy requests it, then log the outcome; never raises."""
     if not wants_drill(settings.schedule.drill, kind):
         return
     if settings.backup.encrypt_to:
-        # NOTE: the daemon holds no age identity, so encrypted backups are not drilled.
+        # NOTE: the daemon has no age identity, so encrypted backups are not drilled.
         log.warning("drill_skipped", file=str(result.path), reason="the backup is encrypted")
         return
     try:
         drill = await drill_backup(settings, result.path)
     except BackupToolError as error:
         log.error("drill_failed", file=str(result.path), error=str(error))
+        return
+    except Exception:
+        # The backup itself succeeded, so a bug in the drill must not end the run.
+        log.exception("drill_crashed", file=str(result.path))
         return
     if not drill.ok:
         log.error("drill_mismatch", file=str(result.path), detail=drill.detail)
