@@ -82,9 +82,7 @@ async def dump_schema(
     server_major = server_version_num // 10000
     found = await asyncio.to_thread(find_pg_dump, server_major)
     if found is None:
-        reason = f"no pg_dump of version {server_major} or newer was found"
-        log.warning("schema_not_embedded", reason=reason)
-        return SchemaDump(None, None, reason)
+        return _not_embedded(f"no pg_dump of version {server_major} or newer was found", None)
     path, version = found
 
     arguments = [
@@ -93,21 +91,32 @@ async def dump_schema(
     arguments += [f"--schema={schema}" for schema in schemas]
     arguments += ["--extension=*"]
     environment = {**os.environ, **target.libpq_environment()}
-    process = await asyncio.create_subprocess_exec(
-        *arguments, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=environment,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *arguments, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=environment,
+        )
+    except OSError as error:
+        return _not_embedded(f"cannot run {path}: {error.strerror}", version)
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), PG_DUMP_TIMEOUT_SECONDS)
-    except BaseException:
+    except BaseException as error:
         if process.returncode is None:
             process.kill()
             await process.wait()
+        if isinstance(error, TimeoutError):
+            return _not_embedded(
+                f"pg_dump did not finish within {PG_DUMP_TIMEOUT_SECONDS} s", version
+            )
         raise
     if process.returncode != 0:
         reason = f"pg_dump failed: {stderr.decode(errors='replace').strip()}"
         if target.password:
             reason = reason.replace(target.password, "***")
-        log.warning("schema_not_embedded", reason=reason)
-        return SchemaDump(None, version, reason)
+        return _not_embedded(reason, version)
     return SchemaDump(stdout.decode("utf-8"), version)
+
+
+def _not_embedded(reason: str, version: str | None) -> SchemaDump:
+    log.warning("schema_not_embedded", reason=reason)
+    return SchemaDump(None, version, reason)

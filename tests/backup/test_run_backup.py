@@ -262,3 +262,22 @@ async def test_backups_in_same_second_both_written(taskagent_dsn: str, tmp_path:
     assert first.path != second.path
     assert first.path.exists()
     assert second.path.exists()
+
+
+async def test_schema_dump_missing_binary_not_embedded(
+    taskagent_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskagent_backup import schema_dump
+
+    missing = str(tmp_path / "no-such-pg_dump")
+    monkeypatch.setattr(schema_dump, "find_pg_dump", lambda _major: (missing, "pg_dump 99"))
+    settings = make_settings(taskagent_dsn, tmp_path / "out")
+
+    result = await run_backup(settings, "manual")
+
+    reader = read_backup(result.path)
+    for section in reader.tables():
+        for _row in reader.rows(section):
+            pass
+    assert reader.trailer["schema"]["embedded"] is False
+    assert "cannot run" in reader.trailer["schema"]["reason"]
